@@ -1,0 +1,68 @@
+"""Public data types of the retrieval engine: what goes in (Document) and what comes out (Passage)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Document(BaseModel):
+    """One document to index. Its identity is `id`; re-ingesting the same id replaces it."""
+
+    id: str = Field(min_length=1, description="Stable identity: a file path or a caller-given id.")
+    text: str = Field(description="Full text; cleaned by the pipeline before chunking.")
+    source: str = Field(default="", description="Where it came from: a path or URL. Defaults to id.")
+    title: str = ""
+    url: str | None = None
+    published_at: datetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def model_post_init(self, _context: Any) -> None:
+        if not self.source:
+            self.source = self.url or self.id
+
+
+class Answer(BaseModel):
+    """The sentence of a passage that best answers the question."""
+
+    text: str
+    start: int = Field(description="Offset of the answer in the passage text.")
+    end: int
+    doc_start: int = Field(description="Offset of the answer in the cleaned document.")
+    doc_end: int
+
+
+class Passage(BaseModel):
+    """One search result: a passage of a document, with where it came from."""
+
+    text: str
+    score: float
+    doc_id: str
+    source: str
+    title: str = ""
+    start: int = Field(description="Offset of the passage in the cleaned document.")
+    end: int
+    answer: Answer | None = None
+    also_in: list[str] = Field(
+        default_factory=list, description="Other sources that carry the same passage."
+    )
+    url: str | None = None
+    published_at: datetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Filters(BaseModel):
+    """Restrict a search. Every given field must hold (AND); lists mean any-of."""
+
+    doc_ids: list[str] | None = None
+    sources: list[str] | None = None
+    metadata: dict[str, str] | None = None
+    published_after: datetime | None = None
+    published_before: datetime | None = None
+
+    def is_empty(self) -> bool:
+        return not any(
+            (self.doc_ids, self.sources, self.metadata, self.published_after, self.published_before)
+        )

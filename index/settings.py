@@ -1,0 +1,66 @@
+"""One Settings object for the engine and the pipeline; every field can be set as RIVERBED_<NAME>."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RIVERBED_", extra="ignore")
+
+    data_dir: Path = Field(Path("riverbed-data"), description="Where the catalog and vectors live.")
+    store: str | None = Field(
+        None, description="Store URL: unset for the embedded store, or postgresql://..."
+    )
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "riverbed",
+        description="Derived artefacts shared by indexes (ONNX exports of the model).",
+    )
+
+    # The model
+    model: str = Field(
+        DEFAULT_MODEL, description="A sentence-transformers directory, or the packaged default."
+    )
+    query_encoder: Literal["auto", "onnx", "torch"] = Field(
+        "auto", description="auto: ONNX Runtime when its export exists, else sentence-transformers."
+    )
+    ingest_encoder: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    embed_batch_size: int = Field(32, ge=1)
+
+    # Chunking
+    chunk_tokens: int = Field(200, ge=16, description="Target passage size in model tokens.")
+    chunk_overlap_tokens: int = Field(32, ge=0, description="Sentences carried into the next chunk.")
+
+    # Ingestion
+    batch_documents: int = Field(64, ge=1, description="Documents per committed micro-batch.")
+    max_document_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    near_duplicate_threshold: float = Field(0.9, gt=0.0, le=1.0)
+    minhash_permutations: int = Field(128, ge=16)
+    shingle_words: int = Field(5, ge=1)
+
+    # Search
+    mode: Literal["dense", "lexical", "hybrid"] = "hybrid"
+    dense_weight: float = Field(1.0, ge=0.0)
+    lexical_weight: float = Field(1.0, ge=0.0)
+    rrf_k: int = Field(60, ge=1)
+    candidates: int = Field(50, ge=1, description="Candidates per retriever before fusion.")
+    fold_threshold: float = Field(
+        0.9, gt=0.0, le=1.0, description="Answer similarity above which two results are one."
+    )
+
+    @field_validator("data_dir", "cache_dir", mode="after")
+    @classmethod
+    def _expand(cls, path: Path) -> Path:
+        return path.expanduser()
+
+    @model_validator(mode="after")
+    def _overlap_below_budget(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError("chunk_overlap_tokens must be smaller than chunk_tokens")
+        return self
