@@ -13,7 +13,9 @@ class Document(BaseModel):
 
     id: str = Field(min_length=1, description="Stable identity: a file path or a caller-given id.")
     text: str = Field(description="Full text; cleaned by the pipeline before chunking.")
-    source: str = Field(default="", description="Where it came from: a path or URL. Defaults to id.")
+    source: str = Field(
+        default="", description="Where it came from: a path or URL. Defaults to id."
+    )
     title: str = ""
     url: str | None = None
     published_at: datetime | None = None

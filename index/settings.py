@@ -35,7 +35,9 @@ class Settings(BaseSettings):
 
     # Chunking
     chunk_tokens: int = Field(200, ge=16, description="Target passage size in model tokens.")
-    chunk_overlap_tokens: int = Field(32, ge=0, description="Sentences carried into the next chunk.")
+    chunk_overlap_tokens: int = Field(
+        32, ge=0, description="Sentences carried into the next chunk."
+    )
 
     # Ingestion
     batch_documents: int = Field(64, ge=1, description="Documents per committed micro-batch.")
@@ -50,8 +52,8 @@ class Settings(BaseSettings):
     lexical_weight: float = Field(1.0, ge=0.0)
     rrf_k: int = Field(60, ge=1)
     candidates: int = Field(50, ge=1, description="Candidates per retriever before fusion.")
-    fold_threshold: float = Field(
-        0.9, gt=0.0, le=1.0, description="Answer similarity above which two results are one."
+    fold_overlap: float = Field(
+        0.25, gt=0.0, le=1.0, description="Share of wording two passages need to be one result."
     )
 
     @field_validator("data_dir", "cache_dir", mode="after")

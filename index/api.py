@@ -1,0 +1,93 @@
+"""The library face of the engine: `Index.open(data_dir).search(question)`.
+
+An open Index is safe to search from many threads, and sees documents that another process
+commits without being reopened (each search catches the vectors up with the catalog).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from index.encoder import Encoder, ModelInfo, query_encoder
+from index.models import Filters, Passage
+from index.query import Mode, search
+from index.settings import Settings
+from index.store import open_store
+from index.store.base import ModelMismatch, Store
+
+
+class Index:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._encoder: Encoder | None = None
+        self._encoder_lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls, data_dir: str | Path | None = None, settings: Settings | None = None, **overrides: Any
+    ) -> Index:
+        """Open an existing index (`data_dir`, or the settings' store)."""
+        settings = settings or Settings()
+        if data_dir is not None:
+            overrides["data_dir"] = Path(data_dir)
+        if overrides:
+            settings = settings.model_copy(update=overrides)
+        return cls(open_store(settings, create=False), settings)
+
+    @property
+    def encoder(self) -> Encoder:
+        with self._encoder_lock:
+            if self._encoder is None:
+                info = ModelInfo.from_setting(self.settings.model)
+                recorded = self.store.model_id()
+                if recorded is not None and recorded != info.model_id:
+                    raise ModelMismatch(
+                        f"this index was built with {recorded}, not {info.model_id}: "
+                        "set RIVERBED_MODEL to that model"
+                    )
+                self._encoder = query_encoder(
+                    info, self.settings.query_encoder, self.settings.cache_dir
+                )
+            return self._encoder
+
+    def search(
+        self,
+        question: str,
+        k: int = 5,
+        mode: Mode | None = None,
+        filters: Filters | dict[str, Any] | None = None,
+    ) -> list[Passage]:
+        """The `k` best distinct passages for `question`; see `Passage` for the fields."""
+        if isinstance(filters, dict):
+            filters = Filters.model_validate(filters)
+        mode = mode or self.settings.mode
+        encoder = self.encoder if mode != "lexical" else self._encoder_if_cheap()
+        return search(self.store, encoder, question, self.settings, k=k, mode=mode, filters=filters)
+
+    def _encoder_if_cheap(self) -> Encoder | None:
+        """Lexical search needs no model; use it for answer sentences only if it loads fast."""
+        try:
+            return self.encoder
+        except Exception:
+            return None
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        return self.store.document(doc_id)
+
+    def stats(self) -> dict[str, Any]:
+        return self.store.stats()
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self.store.runs(limit)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

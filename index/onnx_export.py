@@ -1,0 +1,92 @@
+"""Export the model to ONNX (and optionally int8) once, into the cache dir, keyed by model id.
+
+The export needs PyTorch; using it afterwards does not. It is written to a temporary file and
+renamed, so a crash never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from index.encoder import ModelInfo
+
+
+def onnx_path(cache_dir: Path, info: ModelInfo, quantized: bool = False) -> Path:
+    safe_id = info.model_id.replace("/", "_").replace("@", "-")
+    return cache_dir / "onnx" / safe_id / ("model-int8.onnx" if quantized else "model.onnx")
+
+
+def _atomic_target(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
+    os.close(handle)
+    return Path(name)
+
+
+def export_fp32(info: ModelInfo, path: Path) -> Path:
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(info.path), attn_implementation="eager").eval()
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    example = torch.ones(2, 16, dtype=torch.long)
+    axes = {0: "batch", 1: "tokens"}
+    temporary = _atomic_target(path)
+    try:
+        with torch.inference_mode():
+            torch.onnx.export(
+                LastHiddenState(),
+                (example, example, torch.zeros_like(example)),
+                str(temporary),
+                input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["last_hidden_state"],
+                dynamic_axes={
+                    "input_ids": axes,
+                    "attention_mask": axes,
+                    "token_type_ids": axes,
+                    "last_hidden_state": axes,
+                },
+                opset_version=17,
+                dynamo=False,
+            )
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def export_int8(fp32: Path, path: Path) -> Path:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    temporary = _atomic_target(path)
+    try:
+        quantize_dynamic(str(fp32), str(temporary), weight_type=QuantType.QInt8)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def ensure_onnx(info: ModelInfo, cache_dir: Path, quantized: bool = False) -> Path:
+    """The ONNX export of the model, made now if it is not in the cache yet."""
+    fp32 = onnx_path(cache_dir, info)
+    if not fp32.is_file():
+        export_fp32(info, fp32)
+    if not quantized:
+        return fp32
+    int8 = onnx_path(cache_dir, info, quantized=True)
+    if not int8.is_file():
+        export_int8(fp32, int8)
+    return int8

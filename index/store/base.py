@@ -1,0 +1,83 @@
+"""The one interface every store implements; search logic above it is written once.
+
+A store keeps documents, their chunks, one vector per distinct passage, a lexical index over
+passage text, and the run history. Writes come as `WriteBatch`es, each applied atomically.
+Implementations: `SqliteFaissStore` (embedded default) and `PostgresStore` (pgvector).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from index.models import Filters
+from index.records import DocumentState, StoredPassage, WriteBatch
+
+
+class StoreError(RuntimeError):
+    """A problem the user can act on (wrong model, no index, locked); shown as one line."""
+
+
+class ModelMismatch(StoreError):
+    pass
+
+
+class WriterBusy(StoreError):
+    pass
+
+
+class Store(Protocol):
+    def bind_model(self, model_id: str, dim: int) -> None:
+        """Record the model of an empty index, or refuse one that differs from the recorded one."""
+
+    def model_id(self) -> str | None: ...
+
+    # -- what the pipeline asks before writing
+    def document_states(self, doc_ids: Sequence[str]) -> dict[str, DocumentState]: ...
+
+    def find_content(self, content_hashes: Sequence[str]) -> dict[str, str]:
+        """content hash -> id of an indexed (non-duplicate) document with that cleaned text."""
+
+    def near_candidates(self, band_keys: Sequence[int]) -> list[tuple[str, np.ndarray]]:
+        """(doc id, MinHash signature) of indexed documents sharing an LSH band key."""
+
+    def known_passages(self, text_hashes: Sequence[str]) -> set[str]:
+        """Passage hashes that already have a vector: their text is never embedded again."""
+
+    # -- writes
+    def write(self, batch: WriteBatch) -> None: ...
+
+    def delete(self, doc_ids: Sequence[str]) -> int: ...
+
+    def sources_under(self, prefix: str) -> list[tuple[str, str]]:
+        """(doc id, source) of documents whose source path starts with `prefix`."""
+
+    # -- reads
+    def dense_search(
+        self, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> list[tuple[int, float]]: ...
+
+    def lexical_search(
+        self, terms: Sequence[str], k: int, filters: Filters | None = None
+    ) -> list[tuple[int, float]]: ...
+
+    def passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]: ...
+
+    def document(self, doc_id: str) -> dict[str, Any] | None: ...
+
+    def generation(self) -> int: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    # -- run history
+    def start_run(self, job: str) -> int: ...
+
+    def finish_run(
+        self, run_id: int, status: str, report: dict[str, Any], error: str = ""
+    ) -> None: ...
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,680 @@
+"""The embedded store: a SQLite catalog (documents, chunks, passages, FTS5, runs) + FAISS vectors.
+
+One writer, many readers. Every write is one SQLite transaction that covers documents, chunks,
+passage vectors, the FTS5 index and the change log together; the FAISS file is a derived view
+(see faiss_vectors.py), so a crash at any moment leaves a consistent catalog and a vector file
+that is caught up on the next open. Safe to read from many threads; writes come from one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from index.lexical import fts5_match
+from index.models import Filters
+from index.records import DocumentRecord, DocumentState, StoredPassage, WriteBatch
+from index.store.base import ModelMismatch, StoreError, WriterBusy
+from index.store.faiss_vectors import FaissVectors
+
+SCHEMA_VERSION = 1
+CATALOG = "catalog.sqlite"
+CHANGE_LOG_KEEP = 1000  # generations of change log kept behind the saved vector file
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents(
+    rowid INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    url TEXT,
+    published_at TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    text TEXT NOT NULL,
+    raw_hash TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    signature BLOB,
+    duplicate_of TEXT,
+    duplicate_kind TEXT,
+    n_chunks INTEGER NOT NULL DEFAULT 0,
+    n_tokens INTEGER NOT NULL DEFAULT 0,
+    version INTEGER NOT NULL DEFAULT 1,
+    ingested_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_content_hash ON documents(content_hash);
+CREATE INDEX IF NOT EXISTS documents_duplicate_of ON documents(duplicate_of);
+CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
+CREATE TABLE IF NOT EXISTS passages(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    text_hash TEXT NOT NULL UNIQUE,
+    text TEXT NOT NULL,
+    n_tokens INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    sentences TEXT NOT NULL,
+    sentence_vectors BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks(
+    doc_rowid INTEGER NOT NULL REFERENCES documents(rowid) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    passage_id INTEGER NOT NULL REFERENCES passages(id),
+    PRIMARY KEY(doc_rowid, ordinal)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS chunks_passage ON chunks(passage_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    text, content='passages', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS lsh(
+    key INTEGER NOT NULL,
+    doc_rowid INTEGER NOT NULL REFERENCES documents(rowid) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS lsh_key ON lsh(key);
+CREATE INDEX IF NOT EXISTS lsh_doc ON lsh(doc_rowid);
+CREATE TABLE IF NOT EXISTS changes(generation INTEGER NOT NULL, passage_id INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS changes_generation ON changes(generation);
+CREATE TABLE IF NOT EXISTS runs(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL,
+    report TEXT NOT NULL DEFAULT '{}',
+    error TEXT NOT NULL DEFAULT ''
+);
+"""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+def _blob(array: np.ndarray, dtype: type) -> bytes:
+    return np.ascontiguousarray(array, dtype=dtype).tobytes()
+
+
+class SqliteFaissStore:
+    """The embedded default store in one data dir."""
+
+    def __init__(self, data_dir: Path, create: bool = True) -> None:
+        self.data_dir = data_dir
+        self.path = data_dir / CATALOG
+        if not self.path.exists() and not create:
+            raise StoreError(f"no index at {data_dir} yet: run `riverbed ingest PATH` first")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._writer_lock: FileLock | None = None
+        self._vectors: FaissVectors | None = None
+        self._vectors_lock = threading.Lock()
+        self.db.executescript(
+            "BEGIN IMMEDIATE;" + SCHEMA + "INSERT OR IGNORE INTO meta VALUES"
+            f" ('schema_version', '{SCHEMA_VERSION}'), ('generation', '0'), ('changes_floor', '0');"
+            "COMMIT;"
+        )
+        version = int(self._meta("schema_version") or 0)
+        if version != SCHEMA_VERSION:
+            raise StoreError(f"index schema version {version} is not {SCHEMA_VERSION}: re-ingest")
+
+    # -- connections -------------------------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            connection.execute("PRAGMA busy_timeout=30000")
+            self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees the same committed state."""
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            db.execute("COMMIT")
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+        self.release_writer()
+
+    # -- the writer lock -----------------------------------------------------------------------
+
+    def acquire_writer(self, wait: bool = False) -> None:
+        """Become the one writer of this data dir, or fail with a clear message."""
+        lock = FileLock(self.data_dir / "writer.lock")
+        try:
+            lock.acquire(timeout=-1 if wait else 0)
+        except Timeout as err:
+            raise WriterBusy(
+                f"another ingest is writing to {self.data_dir}; wait for it or pass --wait"
+            ) from err
+        self._writer_lock = lock
+
+    def release_writer(self) -> None:
+        if self._writer_lock is not None:
+            self._writer_lock.release()
+            self._writer_lock = None
+
+    # -- the model ---------------------------------------------------------------------------
+
+    def model_id(self) -> str | None:
+        return self._meta("model_id")
+
+    def dim(self) -> int | None:
+        value = self._meta("dim")
+        return int(value) if value else None
+
+    def bind_model(self, model_id: str, dim: int) -> None:
+        recorded = self.model_id()
+        if recorded is None:
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('model_id', ?), ('dim', ?)",
+                    (model_id, str(dim)),
+                )
+        elif recorded != model_id:
+            raise ModelMismatch(
+                f"this index was built with {recorded}, not {model_id}: use that model "
+                "(RIVERBED_MODEL) or another --data-dir"
+            )
+
+    # -- questions the pipeline asks ---------------------------------------------------------
+
+    def document_states(self, doc_ids: Sequence[str]) -> dict[str, DocumentState]:
+        states = {}
+        for part in _parts(list(doc_ids)):
+            marks = ",".join("?" * len(part))
+            for doc_id, raw, content in self.db.execute(
+                f"SELECT id, raw_hash, content_hash FROM documents WHERE id IN ({marks})", part
+            ):
+                states[doc_id] = DocumentState(raw, content)
+        return states
+
+    def find_content(self, content_hashes: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for part in _parts(list(content_hashes)):
+            marks = ",".join("?" * len(part))
+            for content, doc_id in self.db.execute(
+                f"SELECT content_hash, id FROM documents WHERE content_hash IN ({marks})"
+                " AND duplicate_of IS NULL ORDER BY rowid DESC",
+                part,
+            ):
+                found[content] = doc_id
+        return found
+
+    def near_candidates(self, band_keys: Sequence[int]) -> list[tuple[str, np.ndarray]]:
+        if not band_keys:
+            return []
+        marks = ",".join("?" * len(band_keys))
+        rows = self.db.execute(
+            f"SELECT DISTINCT d.id, d.signature FROM lsh JOIN documents d ON d.rowid = lsh.doc_rowid"
+            f" WHERE lsh.key IN ({marks}) AND d.duplicate_of IS NULL AND d.signature IS NOT NULL",
+            list(band_keys),
+        ).fetchall()
+        return [(doc_id, np.frombuffer(sig, dtype=np.uint32)) for doc_id, sig in rows]
+
+    def known_passages(self, text_hashes: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        for part in _parts(list(text_hashes)):
+            marks = ",".join("?" * len(part))
+            known.update(
+                row[0]
+                for row in self.db.execute(
+                    f"SELECT text_hash FROM passages WHERE text_hash IN ({marks})", part
+                )
+            )
+        return known
+
+    def sources_under(self, prefix: str) -> list[tuple[str, str]]:
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return self.db.execute(
+            "SELECT id, source FROM documents WHERE source LIKE ? ESCAPE '\\'", (pattern,)
+        ).fetchall()
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def write(self, batch: WriteBatch) -> None:
+        """Apply one micro-batch in one transaction: all of it lands, or none."""
+        if not batch.upserts and not batch.deletes:
+            return
+        with self._transaction() as db:
+            touched: set[int] = set()
+            for doc_id in batch.deletes:
+                touched |= self._delete_document(db, doc_id)
+            for record in batch.upserts:
+                touched |= self._upsert_document(db, record)
+            self._collect_orphans(db, touched)
+            self._bump_generation(db, touched)
+
+    def delete(self, doc_ids: Sequence[str]) -> int:
+        with self._transaction() as db:
+            existing = [
+                d
+                for d in doc_ids
+                if db.execute("SELECT 1 FROM documents WHERE id = ?", (d,)).fetchone()
+            ]
+            touched: set[int] = set()
+            for doc_id in existing:
+                touched |= self._delete_document(db, doc_id)
+            self._collect_orphans(db, touched)
+            self._bump_generation(db, touched)
+        return len(existing)
+
+    def _delete_document(self, db: sqlite3.Connection, doc_id: str) -> set[int]:
+        row = db.execute("SELECT rowid FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if row is None:
+            return set()
+        touched = {
+            r[0] for r in db.execute("SELECT passage_id FROM chunks WHERE doc_rowid = ?", (row[0],))
+        }
+        db.execute("DELETE FROM documents WHERE rowid = ?", (row[0],))
+        # Its duplicates lose their original: forget their hashes so the next ingest indexes them.
+        db.execute(
+            "UPDATE documents SET raw_hash = '', content_hash = '', duplicate_of = NULL,"
+            " duplicate_kind = NULL WHERE duplicate_of = ?",
+            (doc_id,),
+        )
+        return touched
+
+    def _upsert_document(self, db: sqlite3.Connection, record: DocumentRecord) -> set[int]:
+        doc = record.document
+        stamp = now()
+        signature = None if record.signature is None else _blob(record.signature, np.uint32)
+        fields = (
+            doc.source,
+            doc.title,
+            doc.url,
+            iso_utc(doc.published_at),
+            json.dumps(doc.metadata, default=str),
+            doc.text,
+            record.raw_hash,
+            record.content_hash,
+            signature,
+            record.duplicate_of,
+            record.duplicate_kind,
+            len(record.chunks),
+            sum(c.n_tokens for c in record.chunks),
+        )
+        row = db.execute("SELECT rowid FROM documents WHERE id = ?", (doc.id,)).fetchone()
+        touched: set[int] = set()
+        if row is None:
+            rowid = db.execute(
+                "INSERT INTO documents(id, source, title, url, published_at, metadata, text,"
+                " raw_hash, content_hash, signature, duplicate_of, duplicate_kind, n_chunks,"
+                " n_tokens, ingested_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (doc.id, *fields, stamp, stamp),
+            ).lastrowid
+        else:
+            rowid = row[0]
+            touched = {
+                r[0]
+                for r in db.execute("SELECT passage_id FROM chunks WHERE doc_rowid = ?", (rowid,))
+            }
+            db.execute("DELETE FROM chunks WHERE doc_rowid = ?", (rowid,))
+            db.execute("DELETE FROM lsh WHERE doc_rowid = ?", (rowid,))
+            db.execute(
+                "UPDATE documents SET source=?, title=?, url=?, published_at=?, metadata=?, text=?,"
+                " raw_hash=?, content_hash=?, signature=?, duplicate_of=?, duplicate_kind=?,"
+                " n_chunks=?, n_tokens=?, version = version + 1, updated_at=? WHERE rowid = ?",
+                (*fields, stamp, rowid),
+            )
+        db.executemany(
+            "INSERT INTO lsh(key, doc_rowid) VALUES (?, ?)",
+            [(key, rowid) for key in record.band_keys],
+        )
+        for chunk in record.chunks:
+            passage = db.execute(
+                "SELECT id FROM passages WHERE text_hash = ?", (chunk.text_hash,)
+            ).fetchone()
+            if passage is None:
+                if chunk.vector is None or chunk.sentence_vectors is None:
+                    raise StoreError(f"chunk {chunk.text_hash} of {doc.id} has no vector")
+                passage_id = db.execute(
+                    "INSERT INTO passages(text_hash, text, n_tokens, vector, sentences,"
+                    " sentence_vectors) VALUES (?,?,?,?,?,?)",
+                    (
+                        chunk.text_hash,
+                        chunk.text,
+                        chunk.n_tokens,
+                        _blob(chunk.vector, np.float32),
+                        json.dumps(chunk.sentences),
+                        _blob(chunk.sentence_vectors, np.float16),
+                    ),
+                ).lastrowid
+                db.execute(
+                    "INSERT INTO passages_fts(rowid, text) VALUES (?, ?)", (passage_id, chunk.text)
+                )
+                touched.add(passage_id)
+            else:
+                passage_id = passage[0]
+            db.execute(
+                'INSERT INTO chunks(doc_rowid, ordinal, start, "end", passage_id) VALUES (?,?,?,?,?)',
+                (rowid, chunk.ordinal, chunk.start, chunk.end, passage_id),
+            )
+        return touched
+
+    def _collect_orphans(self, db: sqlite3.Connection, touched: set[int]) -> None:
+        """Drop passages that no chunk refers to any more, with their FTS rows."""
+        for part in _parts(sorted(touched)):
+            marks = ",".join("?" * len(part))
+            orphans = db.execute(
+                f"SELECT id, text FROM passages WHERE id IN ({marks})"
+                " AND NOT EXISTS (SELECT 1 FROM chunks WHERE chunks.passage_id = passages.id)",
+                part,
+            ).fetchall()
+            db.executemany(
+                "INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', ?, ?)",
+                orphans,
+            )
+            db.executemany("DELETE FROM passages WHERE id = ?", [(pid,) for pid, _ in orphans])
+
+    def _bump_generation(self, db: sqlite3.Connection, touched: set[int]) -> None:
+        generation = int(db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+        generation += 1
+        db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
+        db.executemany(
+            "INSERT INTO changes(generation, passage_id) VALUES (?, ?)",
+            [(generation, pid) for pid in touched],
+        )
+
+    # -- vectors -----------------------------------------------------------------------------
+
+    def generation(self) -> int:
+        return int(self._meta("generation") or 0)
+
+    def _changes_since(self, generation: int) -> list[int] | None:
+        if generation < int(self._meta("changes_floor") or 0):
+            return None
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT DISTINCT passage_id FROM changes WHERE generation > ?", (generation,)
+            )
+        ]
+
+    def _vectors_of(self, passage_ids: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+        for part in _parts(passage_ids):
+            marks = ",".join("?" * len(part))
+            for pid, blob in self.db.execute(
+                f"SELECT id, vector FROM passages WHERE id IN ({marks})", part
+            ):
+                yield pid, np.frombuffer(blob, dtype=np.float32)
+
+    def _all_vectors(self, page: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        last = 0
+        while True:
+            rows = self.db.execute(
+                "SELECT id, vector FROM passages WHERE id > ? ORDER BY id LIMIT ?", (last, page)
+            ).fetchall()
+            if not rows:
+                return
+            yield (
+                np.asarray([r[0] for r in rows], dtype=np.int64),
+                np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]),
+            )
+            last = rows[-1][0]
+
+    def vectors(self) -> FaissVectors:
+        """The FAISS index, caught up with every committed write."""
+        with self._vectors_lock:
+            if self._vectors is None:
+                dim = self.dim()
+                if dim is None:
+                    raise StoreError("the index is empty: run `riverbed ingest PATH` first")
+                self._vectors = FaissVectors(self.data_dir, dim)
+            vectors = self._vectors
+        with self._snapshot():
+            vectors.catch_up(
+                self.generation(), self._changes_since, self._vectors_of, self._all_vectors
+            )
+        return vectors
+
+    def save_vectors(self) -> None:
+        """Persist the FAISS file (writer only) and trim the change log it no longer needs."""
+        vectors = self.vectors()
+        vectors.save()
+        floor = max(0, vectors.generation - CHANGE_LOG_KEEP)
+        with self._transaction() as db:
+            db.execute("DELETE FROM changes WHERE generation <= ?", (floor,))
+            db.execute("UPDATE meta SET value = ? WHERE key = 'changes_floor'", (str(floor),))
+
+    # -- search ------------------------------------------------------------------------------
+
+    def _allowed(self, filters: Filters | None) -> list[int] | None:
+        """Passage ids of documents that pass the filters (None: no filter)."""
+        if filters is None or filters.is_empty():
+            return None
+        conditions, params = _filter_sql(filters)
+        where = " AND ".join(conditions)
+        rows = self.db.execute(
+            f"SELECT DISTINCT c.passage_id FROM chunks c JOIN documents d ON d.rowid = c.doc_rowid"
+            f" WHERE {where} OR d.id IN (SELECT d.duplicate_of FROM documents d WHERE {where})",
+            params + params,
+        )
+        return [row[0] for row in rows]
+
+    def dense_search(
+        self, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> list[tuple[int, float]]:
+        vectors = self.vectors()
+        return vectors.search(vector, k, self._allowed(filters))
+
+    def lexical_search(
+        self, terms: Sequence[str], k: int, filters: Filters | None = None
+    ) -> list[tuple[int, float]]:
+        if not terms:
+            return []
+        query = "SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ?"
+        params: list[Any] = [fts5_match(list(terms))]
+        allowed = self._allowed(filters)
+        if allowed is not None:
+            if not allowed:
+                return []
+            query += f" AND rowid IN ({','.join('?' * len(allowed))})"
+            params += allowed
+        query += " ORDER BY bm25(passages_fts) LIMIT ?"
+        return [(int(r[0]), float(r[1])) for r in self.db.execute(query, [*params, k])]
+
+    def passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]:
+        ids = list(dict.fromkeys(passage_ids))
+        if not ids:
+            return {}
+        found: dict[int, StoredPassage] = {}
+        with self._snapshot() as db:
+            marks = ",".join("?" * len(ids))
+            occurrences: dict[int, list[tuple]] = {}
+            for row in db.execute(
+                f'SELECT c.passage_id, c.start, c."end", d.id, d.source, d.title, d.url,'
+                f" d.published_at, d.metadata FROM chunks c JOIN documents d ON d.rowid ="
+                f" c.doc_rowid WHERE c.passage_id IN ({marks}) ORDER BY d.rowid, c.ordinal",
+                ids,
+            ):
+                occurrences.setdefault(row[0], []).append(row[1:])
+            doc_ids = list({occ[2] for occs in occurrences.values() for occ in occs})
+            copies: dict[str, list[str]] = {}
+            for part in _parts(doc_ids):
+                for original, source in db.execute(
+                    f"SELECT duplicate_of, source FROM documents WHERE duplicate_of IN"
+                    f" ({','.join('?' * len(part))}) ORDER BY rowid",
+                    part,
+                ):
+                    copies.setdefault(original, []).append(source)
+            for pid, text, sentences, sentence_blob, vector_blob in db.execute(
+                f"SELECT id, text, sentences, sentence_vectors, vector FROM passages"
+                f" WHERE id IN ({marks})",
+                ids,
+            ):
+                occs = occurrences.get(pid)
+                if not occs:
+                    continue
+                start, end, doc_id, source, title, url, published, metadata = occs[0]
+                also_in = [occ[3] for occ in occs[1:]] + copies.get(doc_id, [])
+                for occ in occs[1:]:
+                    also_in += copies.get(occ[2], [])
+                found[pid] = StoredPassage(
+                    passage_id=pid,
+                    text=text,
+                    doc_id=doc_id,
+                    source=source,
+                    title=title,
+                    start=start,
+                    end=end,
+                    url=url,
+                    published_at=published,
+                    metadata=json.loads(metadata),
+                    sentences=[tuple(s) for s in json.loads(sentences)],
+                    sentence_vectors=np.frombuffer(sentence_blob, dtype=np.float16)
+                    .reshape(len(json.loads(sentences)), -1)
+                    .astype(np.float32),
+                    vector=np.frombuffer(vector_blob, dtype=np.float32),
+                    also_in=list(dict.fromkeys(s for s in also_in if s != source)),
+                )
+        return found
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT id, source, title, url, published_at, metadata, text, duplicate_of,"
+            " duplicate_kind, n_chunks, n_tokens, version, ingested_at, updated_at"
+            " FROM documents WHERE id = ?",
+            (doc_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        keys = (
+            "id",
+            "source",
+            "title",
+            "url",
+            "published_at",
+            "metadata",
+            "text",
+            "duplicate_of",
+            "duplicate_kind",
+            "chunks",
+            "tokens",
+            "version",
+            "ingested_at",
+            "updated_at",
+        )
+        document = dict(zip(keys, row, strict=True))
+        document["metadata"] = json.loads(document["metadata"])
+        return document
+
+    def stats(self) -> dict[str, Any]:
+        with self._snapshot() as db:
+            one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+            stats = {
+                "store": f"sqlite+faiss:{self.data_dir}",
+                "model": self.model_id(),
+                "documents": one("SELECT COUNT(*) FROM documents WHERE duplicate_of IS NULL"),
+                "duplicates": one("SELECT COUNT(*) FROM documents WHERE duplicate_kind='exact'"),
+                "near_duplicates": one(
+                    "SELECT COUNT(*) FROM documents WHERE duplicate_kind='near'"
+                ),
+                "chunks": one("SELECT COUNT(*) FROM chunks"),
+                "passages": one("SELECT COUNT(*) FROM passages"),
+                "tokens": one("SELECT COALESCE(SUM(n_tokens), 0) FROM passages"),
+                "generation": self.generation(),
+                "last_ingest": one("SELECT MAX(updated_at) FROM documents"),
+            }
+        stats["bytes"] = sum(p.stat().st_size for p in self.data_dir.iterdir() if p.is_file())
+        return stats
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def start_run(self, job: str) -> int:
+        with self._transaction() as db:
+            return int(
+                db.execute(
+                    "INSERT INTO runs(job, started_at, status) VALUES (?, ?, 'running')",
+                    (job, now()),
+                ).lastrowid
+            )
+
+    def finish_run(self, run_id: int, status: str, report: dict[str, Any], error: str = "") -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET ended_at = ?, status = ?, report = ?, error = ? WHERE id = ?",
+                (now(), status, json.dumps(report, default=str), error, run_id),
+            )
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT id, job, started_at, ended_at, status, report, error FROM runs"
+            " ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        keys = ("id", "job", "started_at", "ended_at", "status", "report", "error")
+        runs = [dict(zip(keys, row, strict=True)) for row in rows]
+        for run in runs:
+            run["report"] = json.loads(run["report"])
+        return runs
+
+
+def _filter_sql(filters: Filters) -> tuple[list[str], list[Any]]:
+    conditions: list[str] = []
+    params: list[Any] = []
+    if filters.doc_ids:
+        conditions.append(f"d.id IN ({','.join('?' * len(filters.doc_ids))})")
+        params += filters.doc_ids
+    if filters.sources:
+        conditions.append(f"d.source IN ({','.join('?' * len(filters.sources))})")
+        params += filters.sources
+    for key, value in (filters.metadata or {}).items():
+        conditions.append("CAST(json_extract(d.metadata, ?) AS TEXT) = ?")
+        params += ['$."' + key.replace('"', "") + '"', str(value)]
+    if filters.published_after:
+        conditions.append("d.published_at >= ?")
+        params.append(iso_utc(filters.published_after))
+    if filters.published_before:
+        conditions.append("d.published_at <= ?")
+        params.append(iso_utc(filters.published_before))
+    return conditions, params
+
+
+def _parts(items: list, size: int = 500) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,101 @@
+"""Stage: decide, per cleaned document, whether it is new text, an exact copy or a near copy.
+
+Exact: the cleaned text's hash is already indexed (or earlier in this batch) under another id.
+Near: MinHash over word shingles (datasketch), with LSH band keys kept in the store, finds
+indexed documents whose estimated Jaccard similarity reaches the threshold. Copies are recorded
+as duplicates of the first document, with no chunks of their own, so nothing is embedded twice;
+their sources are listed with the original's passages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+from index.records import DocumentRecord
+from index.store.base import Store
+from pipeline.clean import normalize_for_match
+from pipeline.report import RunReport
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Deduper:
+    """`Deduper(store, report, threshold=0.9)(records)` marks copies; it yields every record."""
+
+    def __init__(
+        self,
+        store: Store,
+        report: RunReport,
+        threshold: float = 0.9,
+        permutations: int = 128,
+        shingle_words: int = 5,
+    ) -> None:
+        if not 0 < threshold <= 1:
+            raise ValueError("near-duplicate threshold must be in (0, 1]")
+        self.store = store
+        self.report = report
+        self.threshold = threshold
+        self.shingle_words = shingle_words
+        self._template = MinHash(num_perm=permutations, seed=1)
+        bands = MinHashLSH(threshold=threshold, num_perm=permutations)
+        self.bands, self.rows = bands.b, bands.r
+
+    def __call__(self, records: Iterable[DocumentRecord]) -> Iterator[DocumentRecord]:
+        batch = list(records)
+        by_content = self.store.find_content([r.content_hash for r in batch])
+        earlier: list[DocumentRecord] = []  # originals met in this batch, not yet in the store
+        for record in batch:
+            record.signature = self.signature(record.document.text)
+            record.band_keys = self.band_keys(record.signature)
+            self._classify(record, by_content, earlier)
+            if record.duplicate_of is None:
+                by_content.setdefault(record.content_hash, record.document.id)
+                earlier.append(record)
+            yield record
+
+    def _classify(
+        self, record: DocumentRecord, by_content: dict[str, str], earlier: list[DocumentRecord]
+    ) -> None:
+        doc_id = record.document.id
+        original = by_content.get(record.content_hash)
+        if original is not None and original != doc_id:
+            record.duplicate_of, record.duplicate_kind = original, "exact"
+            self.report.duplicates += 1
+            return
+        keys = set(record.band_keys)
+        candidates = self.store.near_candidates(record.band_keys) + [
+            (other.document.id, other.signature) for other in earlier if keys & set(other.band_keys)
+        ]
+        best_id, best = None, 0.0
+        for other_id, signature in candidates:
+            if other_id == doc_id:
+                continue
+            similarity = float(np.mean(signature == record.signature))
+            if similarity > best:
+                best_id, best = other_id, similarity
+        if best_id is not None and best >= self.threshold:
+            record.duplicate_of, record.duplicate_kind = best_id, "near"
+            self.report.near_duplicates += 1
+
+    def signature(self, text: str) -> np.ndarray:
+        words = normalize_for_match(text).split()
+        size = self.shingle_words
+        shingles = {" ".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1))}
+        minhash = self._template.copy()
+        minhash.update_batch([shingle.encode() for shingle in shingles])
+        return minhash.hashvalues.astype(np.uint32)
+
+    def band_keys(self, signature: np.ndarray) -> list[int]:
+        """One 63-bit key per LSH band; documents sharing a key are near-duplicate candidates."""
+        keys = []
+        for band in range(self.bands):
+            rows = signature[band * self.rows : (band + 1) * self.rows]
+            digest = hashlib.blake2b(band.to_bytes(2, "little") + rows.tobytes(), digest_size=8)
+            keys.append(int.from_bytes(digest.digest(), "little") >> 1)
+        return keys

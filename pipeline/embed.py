@@ -1,0 +1,75 @@
+"""Stage: give each chunk its vectors, embedding each distinct passage text once.
+
+A chunk whose normalised text the store already holds a vector for (the cache, keyed by text
+hash within an index bound to one model) is passed on without a vector: the store links it to
+the existing passage. The rest are embedded in batches; equal texts within the batch share one
+forward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from index.encoder import Encoder
+from index.records import Chunk
+from index.store.base import Store
+from pipeline.report import RunReport
+
+
+class Embedder:
+    """`Embedder(encoder_factory, store, report)(chunks)` yields the chunks with vectors set.
+
+    The encoder is made on first need, so a run with nothing new never loads the model.
+    """
+
+    def __init__(
+        self,
+        encoder_factory: Callable[[], Encoder],
+        store: Store,
+        report: RunReport,
+        batch_size: int = 256,
+    ) -> None:
+        self._factory = encoder_factory
+        self._encoder: Encoder | None = None
+        self.store = store
+        self.report = report
+        self.batch_size = batch_size
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = self._factory()
+        return self._encoder
+
+    def __call__(self, chunks: Iterable[Chunk]) -> Iterator[Chunk]:
+        pending: list[Chunk] = []
+        for chunk in chunks:
+            pending.append(chunk)
+            if len(pending) >= self.batch_size:
+                yield from self._embed(pending)
+                pending = []
+        yield from self._embed(pending)
+
+    def _embed(self, chunks: list[Chunk]) -> list[Chunk]:
+        if not chunks:
+            return chunks
+        known = self.store.known_passages([c.text_hash for c in chunks])
+        first_of: dict[str, Chunk] = {}
+        for chunk in chunks:
+            if chunk.text_hash not in known:
+                first_of.setdefault(chunk.text_hash, chunk)
+        todo = list(first_of.values())
+        if todo:
+            embedded = self.encoder.embed_passages(
+                [c.text for c in todo], [c.sentences for c in todo]
+            )
+            self.report.tokens_embedded += embedded.tokens
+            for chunk, vector, sentences in zip(
+                todo, embedded.vectors, embedded.sentence_vectors, strict=True
+            ):
+                chunk.vector, chunk.sentence_vectors = vector, sentences
+        for chunk in chunks:
+            leader = first_of.get(chunk.text_hash)
+            if leader is not None and leader is not chunk:
+                chunk.vector, chunk.sentence_vectors = leader.vector, leader.sentence_vectors
+        return chunks

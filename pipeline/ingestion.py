@@ -1,0 +1,117 @@
+"""The library face of ingestion: `ingest(paths_or_documents, data_dir=...)` → RunReport."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from index.encoder import Encoder, ModelInfo, load_tokenizer, passage_encoder
+from index.models import Document
+from index.settings import Settings
+from index.store import open_store
+from index.store.base import Store
+from pipeline.chunk import Chunker
+from pipeline.report import RunReport
+from pipeline.runner import Runner
+from pipeline.sources import read_paths
+
+Input = str | Path | Document | dict[str, Any]
+
+
+def documents_from(
+    inputs: Iterable[Input],
+    report: RunReport,
+    settings: Settings,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> Iterator[Document]:
+    """Paths are read (folders walked); Documents and dicts pass through as documents."""
+    for item in inputs:
+        if isinstance(item, str | Path):
+            yield from read_paths(
+                [Path(item)], report, settings.max_document_bytes, include, exclude
+            )
+        elif isinstance(item, Document):
+            yield item
+        else:
+            yield Document.model_validate(item)
+
+
+def make_runner(
+    store: Store,
+    settings: Settings,
+    report: RunReport,
+    on_batch: Callable[[RunReport], None] | None = None,
+    stop: threading.Event | None = None,
+) -> Runner:
+    """A Runner bound to the store's model (binding an empty store to the configured one)."""
+    info = ModelInfo.from_setting(settings.model)
+    encoder: list[Encoder] = []
+
+    def encoder_factory() -> Encoder:
+        if not encoder:
+            encoder.append(
+                passage_encoder(
+                    info, settings.ingest_encoder, settings.cache_dir, settings.embed_batch_size
+                )
+            )
+            store.bind_model(info.model_id, encoder[0].dim)
+        return encoder[0]
+
+    recorded = store.model_id()
+    if recorded is not None and recorded != info.model_id:
+        store.bind_model(info.model_id, 0)  # raises ModelMismatch with the explanation
+    chunker = Chunker(
+        load_tokenizer(info.path),
+        chunk_tokens=settings.chunk_tokens,
+        overlap_tokens=settings.chunk_overlap_tokens,
+        max_tokens=info.max_tokens,
+    )
+    return Runner(store, settings, encoder_factory, chunker, report, on_batch, stop)
+
+
+def ingest(
+    inputs: Input | Iterable[Input],
+    data_dir: str | Path | None = None,
+    settings: Settings | None = None,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    job: str = "ingest",
+    wait: bool = False,
+    on_batch: Callable[[RunReport], None] | None = None,
+    stop: threading.Event | None = None,
+) -> RunReport:
+    """Ingest files, folders, Documents or dicts; return the run report.
+
+    >>> report = ingest(["seeds/"], data_dir="riverbed-data")  # doctest: +SKIP
+    >>> report.added
+    2
+    """
+    settings = settings or Settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": Path(data_dir)})
+    if isinstance(inputs, str | Path | Document | dict):
+        inputs = [inputs]
+    store = open_store(settings)
+    try:
+        if hasattr(store, "acquire_writer"):
+            store.acquire_writer(wait=wait)
+        report = RunReport()
+        run_id = store.start_run(job)
+        status, error = "failed", ""
+        try:
+            runner = make_runner(store, settings, report, on_batch, stop)
+            runner.run(documents_from(inputs, report, settings, include, exclude))
+            interrupted = stop is not None and stop.is_set()
+            status = "interrupted" if interrupted else ("partial" if report.failed else "ok")
+        except BaseException as err:
+            error = str(err) or type(err).__name__
+            raise
+        finally:
+            store.finish_run(run_id, status, report.model_dump(), error)
+        return report
+    finally:
+        store.close()

@@ -1,0 +1,131 @@
+"""Wires the stages over micro-batches: source → unchanged? → clean → dedupe → chunk → embed → store.
+
+Each micro-batch of documents is committed in one store transaction, so memory is bounded by the
+batch and a crash loses at most the batch in flight. Unchanged input (same raw text for the
+same id) is skipped before any work; a run with nothing new never loads the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+
+from index.encoder import Encoder
+from index.models import Document
+from index.records import DocumentRecord, WriteBatch
+from index.settings import Settings
+from index.store.base import Store
+from pipeline.chunk import Chunker
+from pipeline.clean import Cleaner
+from pipeline.dedupe import Deduper, content_hash
+from pipeline.embed import Embedder
+from pipeline.report import RunReport
+
+SAVE_VECTORS_EVERY = 30.0  # seconds between FAISS snapshots during a long run
+
+
+def raw_hash(document: Document) -> str:
+    """Hash of everything read for a document: any change to it means re-processing."""
+    digest = hashlib.sha256(document.text.encode())
+    digest.update(
+        f"\0{document.title}\0{document.url}\0{document.published_at}\0{document.metadata}".encode()
+    )
+    return digest.hexdigest()
+
+
+def batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+class Runner:
+    """Runs documents through the stages into a store, counting everything in a RunReport."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        encoder_factory: Callable[[], Encoder],
+        chunker: Chunker,
+        report: RunReport | None = None,
+        on_batch: Callable[[RunReport], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.report = report or RunReport()
+        self.cleaner = Cleaner(self.report)
+        self.deduper = Deduper(
+            store,
+            self.report,
+            threshold=settings.near_duplicate_threshold,
+            permutations=settings.minhash_permutations,
+            shingle_words=settings.shingle_words,
+        )
+        self.chunker = chunker
+        self.embedder = Embedder(encoder_factory, store, self.report)
+        self.on_batch = on_batch
+        self.stop = stop or threading.Event()
+
+    def run(self, documents: Iterable[Document]) -> RunReport:
+        started = time.perf_counter()
+        last_save = started
+        try:
+            for batch in batched(documents, self.settings.batch_documents):
+                self.process(batch)
+                if self.on_batch:
+                    self.on_batch(self.report)
+                if time.perf_counter() - last_save > SAVE_VECTORS_EVERY:
+                    self._save_vectors()
+                    last_save = time.perf_counter()
+                if self.stop.is_set():
+                    break
+        finally:
+            self._save_vectors()
+            self.report.seconds = round(time.perf_counter() - started, 3)
+        return self.report
+
+    def _save_vectors(self) -> None:
+        save = getattr(self.store, "save_vectors", None)
+        if save is not None and self.store.model_id() is not None:
+            save()
+
+    def process(self, batch: list[Document]) -> None:
+        """One micro-batch, from read documents to one committed transaction."""
+        self.report.seen += len(batch)
+        latest = {document.id: document for document in batch}  # a repeated id: the last wins
+        states = self.store.document_states(list(latest))
+        raw = {doc_id: raw_hash(document) for doc_id, document in latest.items()}
+        fresh = []
+        for doc_id, document in latest.items():
+            state = states.get(doc_id)
+            if state is not None and state.raw_hash == raw[doc_id]:
+                self.report.unchanged += 1
+            else:
+                fresh.append(document)
+        records = []
+        for document in self.cleaner(fresh):
+            record = DocumentRecord(document, raw[document.id], content_hash(document.text))
+            state = states.get(document.id)
+            if state is not None and state.content_hash == record.content_hash:
+                self.report.unchanged += 1  # only the raw form changed: nothing to redo
+                continue
+            records.append(record)
+        records = list(self.deduper(records))
+        originals = [r for r in records if r.duplicate_of is None]
+        by_id = {r.document.id: r for r in originals}
+        for chunk in self.embedder(self.chunker(r.document for r in originals)):
+            by_id[chunk.doc_id].chunks.append(chunk)
+        self.store.write(WriteBatch(upserts=records))
+        for record in records:
+            if record.duplicate_of is not None:
+                continue  # counted by the deduper
+            if record.document.id in states:
+                self.report.updated += 1
+            else:
+                self.report.added += 1
+            self.report.chunks += len(record.chunks)
