@@ -1,0 +1,51 @@
+# riverbed — every target installs what it needs first; `make demo` and `make test` work on a
+# fresh clone.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# pip's notes about missing mirror folders are noise, not errors.
+QUIET_PIP := 2>&1 | { grep -v -e 'is ignored: it is neither a file nor a directory' || true; }
+QUESTION ?= what did Zelensky ask of NATO
+
+.PHONY: help install demo test bench lint clean
+
+help:
+	@echo "make demo     install, ingest seeds/, answer the Zelensky question"
+	@echo "make test     install, run the test suite"
+	@echo "make bench    install, run the benchmarks (figures in bench/results/)"
+	@echo "make lint     ruff check and format check"
+	@echo "make clean    remove the virtualenv, the demo index and caches"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip $(QUIET_PIP)
+
+# torch first, pinned: the CPU build; an unpinned torch would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0 $(QUIET_PIP)
+	$(BIN)/pip install --quiet -e '.[dev]' $(QUIET_PIP)
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/riverbed ingest seeds/
+	$(BIN)/riverbed ask "$(QUESTION)" -k 3
+
+test: install
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python -m bench
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) riverbed-data .pytest_cache .ruff_cache *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,40 @@
+"""Shared fixtures. The real model runs wherever retrieval is the point."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+CNN = SEEDS / "cnn-zelensky-interview.txt"
+BUNKER = SEEDS / "zelensky-bunker-interview.txt"
+QUESTION = "what did Zelensky ask of NATO"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def seeded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of the two seed articles, built once for the session; tests must not write."""
+    from pipeline import ingest
+
+    data_dir = tmp_path_factory.mktemp("seeded") / "data"
+    report = ingest([SEEDS], settings=Settings(data_dir=data_dir))
+    assert report.added == 2 and report.failed == 0
+    return data_dir
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    """A private copy of the seed folder that a test may edit."""
+    target = tmp_path / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target
