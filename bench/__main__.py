@@ -1,0 +1,44 @@
+"""Run the benchmarks: `python -m bench [NAME...]`.
+
+Every module `bench/b_<name>.py` defines `run() -> dict[str, float | str]`, a flat mapping of
+figure name to value. Figures that compare against a peer or a baseline are measured in the same
+run and reported as ratios, because these machines are noisy. Results are printed as a table and
+written to bench/results/<name>.json.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(selected: list[str]) -> int:
+    names = sorted(p.stem[2:] for p in HERE.glob("b_*.py"))
+    unknown = set(selected) - set(names)
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(sorted(unknown))}; have: {', '.join(names)}")
+        return 2
+    results: dict[str, dict] = {}
+    for name in selected or names:
+        started = time.perf_counter()
+        print(f"== {name}", flush=True)
+        module = importlib.import_module(f"bench.b_{name}")
+        figures = module.run()
+        figures["bench_seconds"] = round(time.perf_counter() - started, 1)
+        results[name] = figures
+        for key, value in figures.items():
+            print(f"  {key:<48} {value}")
+        out = HERE / "results" / f"{name}.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
