@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     candidates: int = Field(50, ge=1, description="Candidates per retriever before fusion.")
     fold_overlap: float = Field(
         0.25, gt=0.0, le=1.0, description="Share of wording two passages need to be one result."
+    )
+
+    # The HTTP API (riverbed serve)
+    api_key: SecretStr | None = Field(
+        None, description="When set, writes need `Authorization: Bearer <key>`; reads stay open."
+    )
+    max_request_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest request body the server accepts."
     )
 
     @field_validator("data_dir", "cache_dir", mode="after")
