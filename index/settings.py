@@ -64,6 +64,14 @@ class Settings(BaseSettings):
         10 * 1024 * 1024, ge=1024, description="Largest request body the server accepts."
     )
 
+    # Scheduled runs (riverbed schedule)
+    config: Path | None = Field(
+        None, description="The riverbed.toml with scheduled jobs (default ./riverbed.toml)."
+    )
+    misfire_grace_time: int = Field(
+        300, ge=1, description="Seconds a scheduled run may start late (e.g. after a suspend)."
+    )
+
     @field_validator("data_dir", "cache_dir", mode="after")
     @classmethod
     def _expand(cls, path: Path) -> Path:
