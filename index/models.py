@@ -58,11 +58,19 @@ class Passage(BaseModel):
 class Filters(BaseModel):
     """Restrict a search. Every given field must hold (AND); lists mean any-of."""
 
-    doc_ids: list[str] | None = None
-    sources: list[str] | None = None
-    metadata: dict[str, str] | None = None
-    published_after: datetime | None = None
-    published_before: datetime | None = None
+    doc_ids: list[str] | None = Field(None, description="Only these document ids (any of).")
+    sources: list[str] | None = Field(
+        None, description="Only documents from these sources, spelled as in results (any of)."
+    )
+    metadata: dict[str, str] | None = Field(
+        None, description="Only documents whose metadata has each of these key: value pairs."
+    )
+    published_after: datetime | None = Field(
+        None, description="Published at or after this ISO datetime (a bare date is 00:00 UTC)."
+    )
+    published_before: datetime | None = Field(
+        None, description="Published at or before this ISO datetime (a bare date is 00:00 UTC)."
+    )
 
     def is_empty(self) -> bool:
         return not any(

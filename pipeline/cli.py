@@ -342,3 +342,8 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
             run["error"],
         )
     console().print(table)
+
+
+from pipeline.mcp_cli import mcp  # noqa: E402
+
+main.add_command(mcp)
