@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from index.context import Context, build_context
 from index.encoder import Encoder, ModelInfo, query_encoder
 from index.models import Filters, Passage
 from index.query import Mode, search
@@ -66,6 +67,18 @@ class Index:
         mode = mode or self.settings.mode
         encoder = self.encoder if mode != "lexical" else self._encoder_if_cheap()
         return search(self.store, encoder, question, self.settings, k=k, mode=mode, filters=filters)
+
+    def context(
+        self,
+        question: str,
+        k: int = 5,
+        max_tokens: int = 1500,
+        mode: Mode | None = None,
+        filters: Filters | dict[str, Any] | None = None,
+    ) -> Context:
+        """The best passages for `question` as a numbered, cited prompt context (see context.py)."""
+        passages = self.search(question, k=k, mode=mode, filters=filters)
+        return build_context(passages, max_tokens, model=self.settings.model)
 
     def _encoder_if_cheap(self) -> Encoder | None:
         """Lexical search needs no model; use it for answer sentences only if it loads fast."""

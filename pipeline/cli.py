@@ -92,13 +92,20 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _progress(enabled: bool):  # type: ignore[no-untyped-def]
-    """A live progress line on a terminal; nothing when output is piped."""
+    """A live progress line on the terminal (stderr, so stdout stays the report); nothing when
+    stderr is piped."""
     if not enabled:
         return None, None
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from pipeline.output import console
+
     progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        transient=True,
+        console=console(stderr=True),
     )
     task = progress.add_task("reading…", total=None)
 
@@ -129,6 +136,12 @@ def print_report(report: Any, as_json: bool) -> None:
 @click.option("--include", multiple=True, help="Only files matching this glob (repeatable).")
 @click.option("--exclude", multiple=True, help="Skip files matching this glob (repeatable).")
 @click.option("--wait", is_flag=True, help="Wait for another ingest to finish instead of failing.")
+@click.option(
+    "--prune", is_flag=True, help="Also remove documents whose file under the folders is gone."
+)
+@click.option(
+    "--watch", is_flag=True, help="Keep ingesting the folders' changes until interrupted."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
 @click.pass_context
 @friendly_errors
@@ -138,6 +151,8 @@ def ingest(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     wait: bool,
+    prune: bool,
+    watch: bool,
     as_json: bool,
 ) -> None:
     """Ingest files and folders (.txt .md .html .json .jsonl); `-` reads JSONL from stdin.
@@ -148,6 +163,7 @@ def ingest(
     Example:
       riverbed ingest seeds/ notes/ --exclude 'drafts/*'
       cat docs.jsonl | riverbed ingest -
+      riverbed ingest --watch --prune notes/
     """
     from pipeline.ingestion import ingest as run_ingest
     from pipeline.report import RunReport
@@ -157,11 +173,29 @@ def ingest(
     for path in paths:
         if path != "-" and not Path(path).exists():
             raise UserError(f"no such file or folder: {path}")
+    if watch:
+        from pipeline.watch_cli import watch_folders
+
+        report = watch_folders(
+            paths,
+            settings,
+            stop=_stop_on_signals(),
+            include=include,
+            exclude=exclude,
+            prune=prune,
+            wait=wait,
+        )
+        print_report(report, as_json)
+        ctx.exit(EXIT_SOME_FAILED if report.failed else 0)
     stdin_report = RunReport()
     inputs: list[Any] = []
     for path in paths:
         if path == "-":
-            inputs.append(read_jsonl_stream(sys.stdin.buffer, stdin_report))
+            inputs.append(
+                read_jsonl_stream(
+                    sys.stdin.buffer, stdin_report, max_bytes=settings.max_document_bytes
+                )
+            )
         else:
             inputs.append([Path(path)])
     progress, on_batch = _progress(sys.stderr.isatty() and not as_json)
@@ -303,6 +337,32 @@ def delete(ctx: click.Context, doc_ids: tuple[str, ...]) -> None:
 
 
 @main.command()
+@click.pass_context
+@friendly_errors
+def check(ctx: click.Context) -> None:
+    """Check that the catalog, its full-text index and the vectors agree (exit 1 if not).
+
+    \b
+    Example:
+      riverbed check
+    """
+    from index.store import open_store
+
+    store = open_store(settings_from(ctx), create=False)
+    try:
+        if not hasattr(store, "check"):
+            raise UserError("this store has no consistency check")
+        problems = store.check()
+    finally:
+        store.close()
+    for problem in problems:
+        click.echo(f"problem: {problem}")
+    if problems:
+        ctx.exit(1)
+    click.echo("ok: catalog, full-text index and vectors agree")
+
+
+@main.command()
 @click.option("-n", "--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -347,3 +407,7 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
 from pipeline.mcp_cli import mcp  # noqa: E402
 
 main.add_command(mcp)
+
+from pipeline.serve_cli import serve  # noqa: E402
+
+main.add_command(serve)

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from index.encoder import Encoder, ModelInfo, load_tokenizer, passage_encoder
 from index.models import Document
 from index.settings import Settings
@@ -36,7 +38,33 @@ def documents_from(
         elif isinstance(item, Document):
             yield item
         else:
-            yield Document.model_validate(item)
+            try:
+                yield Document.model_validate(item)
+            except ValidationError as err:
+                where = str(item.get("id") or "document") if isinstance(item, dict) else "document"
+                first = err.errors(include_url=False)[0]
+                field = ".".join(str(part) for part in first["loc"]) or "document"
+                report.fail(where, f"invalid document: {field}: {first['msg']}")
+
+
+def encoder_factory_for(store: Store, settings: Settings) -> Callable[[], Encoder]:
+    """Makes the passage encoder on first call (binding an empty store to its model), then
+    returns that same encoder: a long-lived caller such as the server loads the model once."""
+    info = ModelInfo.from_setting(settings.model)
+    encoder: list[Encoder] = []
+    lock = threading.Lock()
+
+    def encoder_factory() -> Encoder:
+        with lock:
+            if not encoder:
+                made = passage_encoder(
+                    info, settings.ingest_encoder, settings.cache_dir, settings.embed_batch_size
+                )
+                store.bind_model(info.model_id, made.dim)
+                encoder.append(made)
+            return encoder[0]
+
+    return encoder_factory
 
 
 def make_runner(
@@ -45,21 +73,11 @@ def make_runner(
     report: RunReport,
     on_batch: Callable[[RunReport], None] | None = None,
     stop: threading.Event | None = None,
+    encoder_factory: Callable[[], Encoder] | None = None,
 ) -> Runner:
     """A Runner bound to the store's model (binding an empty store to the configured one)."""
     info = ModelInfo.from_setting(settings.model)
-    encoder: list[Encoder] = []
-
-    def encoder_factory() -> Encoder:
-        if not encoder:
-            encoder.append(
-                passage_encoder(
-                    info, settings.ingest_encoder, settings.cache_dir, settings.embed_batch_size
-                )
-            )
-            store.bind_model(info.model_id, encoder[0].dim)
-        return encoder[0]
-
+    encoder_factory = encoder_factory or encoder_factory_for(store, settings)
     recorded = store.model_id()
     if recorded is not None and recorded != info.model_id:
         store.bind_model(info.model_id, 0)  # raises ModelMismatch with the explanation
@@ -99,19 +117,49 @@ def ingest(
     try:
         if hasattr(store, "acquire_writer"):
             store.acquire_writer(wait=wait)
-        report = RunReport()
-        run_id = store.start_run(job)
-        status, error = "failed", ""
-        try:
-            runner = make_runner(store, settings, report, on_batch, stop)
-            runner.run(documents_from(inputs, report, settings, include, exclude))
-            interrupted = stop is not None and stop.is_set()
-            status = "interrupted" if interrupted else ("partial" if report.failed else "ok")
-        except BaseException as err:
-            error = str(err) or type(err).__name__
-            raise
-        finally:
-            store.finish_run(run_id, status, report.model_dump(), error)
-        return report
+        return ingest_into(
+            store,
+            inputs,
+            settings,
+            include=include,
+            exclude=exclude,
+            job=job,
+            on_batch=on_batch,
+            stop=stop,
+        )
     finally:
         store.close()
+
+
+def ingest_into(
+    store: Store,
+    inputs: Iterable[Input],
+    settings: Settings,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    job: str = "ingest",
+    on_batch: Callable[[RunReport], None] | None = None,
+    stop: threading.Event | None = None,
+    encoder_factory: Callable[[], Encoder] | None = None,
+    report: RunReport | None = None,
+) -> RunReport:
+    """One recorded run into an open store whose writer the caller already is.
+
+    Pass the same `encoder_factory` (see `encoder_factory_for`) to every call to load the model
+    once across runs; pass `report` when the inputs report their own failures into it.
+    """
+    report = report or RunReport()
+    run_id = store.start_run(job)
+    status, error = "failed", ""
+    try:
+        runner = make_runner(store, settings, report, on_batch, stop, encoder_factory)
+        runner.run(documents_from(inputs, report, settings, include, exclude))
+        interrupted = stop is not None and stop.is_set()
+        status = "interrupted" if interrupted else ("partial" if report.failed else "ok")
+    except BaseException as err:
+        error = str(err) or type(err).__name__
+        raise
+    finally:
+        store.finish_run(run_id, status, report.model_dump(), error)
+    return report

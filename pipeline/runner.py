@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
+from typing import TypeVar
 
 from index.encoder import Encoder
 from index.models import Document
@@ -24,7 +25,10 @@ from pipeline.dedupe import Deduper, content_hash
 from pipeline.embed import Embedder
 from pipeline.report import RunReport
 
+T = TypeVar("T")
+
 SAVE_VECTORS_EVERY = 30.0  # seconds between FAISS snapshots during a long run
+DELETES_PER_BATCH = 500
 
 
 def raw_hash(document: Document) -> str:
@@ -36,7 +40,7 @@ def raw_hash(document: Document) -> str:
     return digest.hexdigest()
 
 
-def batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -70,29 +74,45 @@ class Runner:
         self.embedder = Embedder(encoder_factory, store, self.report)
         self.on_batch = on_batch
         self.stop = stop or threading.Event()
+        self._last_save = time.perf_counter()
 
     def run(self, documents: Iterable[Document]) -> RunReport:
+        """Feed every document, then save the vector file once more."""
         started = time.perf_counter()
-        last_save = started
         try:
-            for batch in batched(documents, self.settings.batch_documents):
-                self.process(batch)
-                if self.on_batch:
-                    self.on_batch(self.report)
-                if time.perf_counter() - last_save > SAVE_VECTORS_EVERY:
-                    self._save_vectors()
-                    last_save = time.perf_counter()
-                if self.stop.is_set():
-                    break
+            self.feed(documents)
         finally:
-            self._save_vectors()
-            self.report.seconds = round(time.perf_counter() - started, 3)
+            self.save_vectors()
+            self.report.seconds = round(self.report.seconds + time.perf_counter() - started, 3)
         return self.report
 
-    def _save_vectors(self) -> None:
+    def feed(self, documents: Iterable[Document]) -> None:
+        """Process documents in micro-batches until they run out or `stop` is set; a long-lived
+        caller (the watcher) feeds many times and saves the vector file at the end."""
+        for batch in batched(documents, self.settings.batch_documents):
+            self.process(batch)
+            if self.on_batch:
+                self.on_batch(self.report)
+            if time.perf_counter() - self._last_save > SAVE_VECTORS_EVERY:
+                self.save_vectors()
+            if self.stop.is_set():
+                break
+
+    def delete(self, doc_ids: Iterable[str]) -> None:
+        """Remove documents through the write path, a micro-batch per transaction."""
+        for part in batched(doc_ids, DELETES_PER_BATCH):
+            existing = list(self.store.document_states(part))
+            self.store.write(WriteBatch(deletes=existing))
+            self.report.deleted += len(existing)
+            if self.on_batch:
+                self.on_batch(self.report)
+
+    def save_vectors(self) -> None:
+        """Snapshot the vector index beside the catalog, for stores that keep one."""
         save = getattr(self.store, "save_vectors", None)
         if save is not None and self.store.model_id() is not None:
             save()
+        self._last_save = time.perf_counter()
 
     def process(self, batch: list[Document]) -> None:
         """One micro-batch, from read documents to one committed transaction."""

@@ -108,6 +108,24 @@ def _matches(relative: str, name: str, patterns: Sequence[str]) -> bool:
     return False
 
 
+def is_wanted(
+    path: Path, root: Path, include: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> bool:
+    """Whether walking `root` would yield `path` (a file below it), by the rules of iter_files."""
+    parts = path.relative_to(root).parts
+    if not parts or any(part.startswith(".") for part in parts):
+        return False
+    for depth in range(1, len(parts)):
+        if _matches("/".join(parts[:depth]), parts[depth - 1], exclude):
+            return False
+    relative, name = "/".join(parts), parts[-1]
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        return False
+    if include and not _matches(relative, name, include):
+        return False
+    return not _matches(relative, name, exclude)
+
+
 # Reading files
 
 
@@ -347,6 +365,27 @@ def _record_document(
         return None
 
 
+def read_records(records: Iterable[Any], report: RunReport) -> Iterator[Document]:
+    """Documents from JSON records already parsed (an HTTP request body, say).
+
+    The record format is that of JSONL files. A record has no line or file to name it by, so
+    one without an id fails (reported by its position, `documents[i]`) instead of getting one.
+    """
+    for position, record in enumerate(records):
+        where = f"documents[{position}]"
+        raw_id = record.get("id") if isinstance(record, dict) else None
+        if isinstance(record, dict) and (raw_id is None or raw_id == ""):
+            report.fail(where, "record has no id")
+            continue
+        if isinstance(raw_id, str | int) and not isinstance(raw_id, bool):
+            where = f"{where} ({raw_id})"
+        document = _record_document(
+            record, default_id="", default_source="", where=where, report=report
+        )
+        if document is not None:
+            yield document
+
+
 def _short_validation_message(exc: ValidationError) -> str:
     errors = exc.errors(include_url=False)
     first = errors[0]
@@ -518,6 +557,7 @@ def _skip_rest_of_line(stream: IO[bytes] | IO[str], head: bytes | str) -> int:
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
+    "is_wanted",
     "iter_files",
     "read_file",
     "read_jsonl_stream",

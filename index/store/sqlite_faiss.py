@@ -481,6 +481,12 @@ class SqliteFaissStore:
             db.execute("DELETE FROM changes WHERE generation <= ?", (floor,))
             db.execute("UPDATE meta SET value = ? WHERE key = 'changes_floor'", (str(floor),))
 
+    def check(self) -> list[str]:
+        """Consistency problems between catalog, FTS and FAISS, one line each (none: [])."""
+        from index.store.sqlite_check import check_store
+
+        return check_store(self)
+
     # -- search ------------------------------------------------------------------------------
 
     def _allowed(self, filters: Filters | None) -> list[int] | None:
@@ -517,6 +523,18 @@ class SqliteFaissStore:
             params += allowed
         query += " ORDER BY bm25(passages_fts) LIMIT ?"
         return [(int(r[0]), float(r[1])) for r in self.db.execute(query, [*params, k])]
+
+    def term_document_counts(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        with self._snapshot() as db:
+            counts = {
+                term: db.execute(
+                    "SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH ?",
+                    (fts5_match([term]),),
+                ).fetchone()[0]
+                for term in terms
+            }
+            total = db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        return counts, total
 
     def passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]:
         ids = list(dict.fromkeys(passage_ids))

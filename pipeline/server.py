@@ -1,0 +1,428 @@
+"""The HTTP API: `create_app(settings)` is a FastAPI app over one index; `riverbed serve` runs it.
+
+Reads (search, documents, stats, health) are open. Writes (POST /documents, DELETE
+/documents/{id}) need `Authorization: Bearer <key>` when `RIVERBED_API_KEY` is set.
+
+Concurrency: search endpoints are plain functions, so FastAPI runs each in its threadpool; they
+share one `Index` whose ONNX query encoder is loaded when the app is made. Writes run one at a
+time in a worker thread of their own (a capacity limiter of one), so a write waiting for another
+holds no thread a search could use. Each write takes the data dir's writer lock for the length of
+the request: between requests a `riverbed ingest` may write to the same index; while one does, a
+write answers 409. Every micro-batch commits in one transaction, so a search sees a document with
+all of its passages or not at all. The passage encoder is loaded by the first write that needs it
+and kept for every later one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+import anyio
+from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from index.api import Index
+from index.context import Context, build_context
+from index.models import Filters, Passage
+from index.settings import Settings
+from index.store import open_store
+from index.store.base import StoreError, WriterBusy
+from pipeline.ingestion import encoder_factory_for, ingest_into
+from pipeline.report import RunReport
+from pipeline.sources import read_records
+
+MAX_K = 100
+MAX_FILTER_VALUES = 1000
+Result = TypeVar("Result")
+
+
+# -- request and response bodies ---------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="What is wrong, in one line.")
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    q: str = Field(min_length=1, description="The question.", examples=["what did Zelensky say"])
+    k: int = Field(5, ge=1, le=MAX_K, description="How many passages.")
+    mode: Literal["dense", "lexical", "hybrid"] | None = Field(
+        None, description="Retrieval mode (default: the server's setting, normally hybrid)."
+    )
+    filters: Filters | None = None
+    context_tokens: int | None = Field(
+        None, ge=1, description="Also return the passages as a cited prompt context this long."
+    )
+
+
+class SearchResponse(BaseModel):
+    query: str
+    results: list[Passage]
+    context: Context | None = None
+
+
+class DocumentBatch(BaseModel):
+    documents: list[dict[str, Any]] = Field(min_length=1)
+
+
+class StoredDocument(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    source: str
+    title: str = ""
+    url: str | None = None
+    published_at: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    text: str = Field(description="The cleaned text; passage offsets point into it.")
+    duplicate_of: str | None = None
+    duplicate_kind: str | None = None
+    chunks: int = 0
+    tokens: int = 0
+
+
+class Deleted(BaseModel):
+    deleted: str
+
+
+DOCUMENTS_DESCRIPTION = """Documents to ingest: a JSON list of records, or `{"documents": [...]}`.
+
+A record is what a line of a JSONL file holds: `id` (required), `text` (required), and optionally
+`title`, `url`, `published_at` (ISO date), `metadata` (an object); other keys join the metadata.
+A record that is not valid fails alone and is listed in the report's `failures`; the rest lands.
+Re-sending an id replaces that document; unchanged documents are skipped."""
+
+DOCUMENTS_EXAMPLE = [
+    {
+        "id": "notes/1",
+        "text": "The river rose two metres overnight. Roads near the bridge are closed.",
+        "title": "Flood notes",
+        "metadata": {"team": "ops"},
+    }
+]
+
+
+# -- the backend the endpoints call ------------------------------------------------------------
+
+
+class Backend:
+    """One open index: the shared searcher, and the writer's encoder kept across requests."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = open_store(settings, create=True)
+        self.index = Index(self.store, settings)
+        self.passage_encoder = encoder_factory_for(self.store, settings)
+
+    def warm_up(self) -> None:
+        """Load the query encoder (and check the index's model) before the first request."""
+        self.index.encoder.embed_queries(["warm up"])
+
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        acquire = getattr(self.store, "acquire_writer", None)
+        if acquire is not None:
+            try:
+                acquire(wait=False)
+            except WriterBusy as err:
+                raise HTTPException(
+                    409, "another process is writing to this index: retry when it is done"
+                ) from err
+        try:
+            yield
+        finally:
+            release = getattr(self.store, "release_writer", None)
+            if release is not None:
+                release()
+
+    def ingest(self, records: list[Any]) -> RunReport:
+        report = RunReport()
+        with self.writer():
+            return ingest_into(
+                self.store,
+                read_records(records, report),
+                self.settings,
+                job="http",
+                encoder_factory=self.passage_encoder,
+                report=report,
+            )
+
+    def delete(self, doc_id: str) -> bool:
+        with self.writer():
+            removed = self.store.delete([doc_id])
+            if removed and hasattr(self.store, "save_vectors"):
+                self.store.save_vectors()
+        return bool(removed)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+# -- the app -----------------------------------------------------------------------------------
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The HTTP API over the index of `settings`, with its query encoder already loaded."""
+    settings = settings or Settings()
+    backend = Backend(settings)
+    backend.warm_up()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.write_slot = anyio.CapacityLimiter(1)
+        try:
+            yield
+        finally:
+            backend.close()
+
+    app = FastAPI(
+        title="riverbed",
+        version="1",
+        description="Search an index of documents and feed it new ones.",
+        lifespan=lifespan,
+    )
+    app.state.backend = backend
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_exception_handler(RequestValidationError, _validation_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(StoreError, _store_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(ValueError, _value_problem)  # type: ignore[arg-type]
+    _add_routes(app, backend, WriterKey(settings.api_key))
+    return app
+
+
+async def run_write(request: Request, work: Callable[[], Result]) -> Result:
+    """Run a write in a worker thread, one write at a time, without holding a search's thread."""
+    return await anyio.to_thread.run_sync(work, limiter=request.app.state.write_slot)
+
+
+def _add_routes(app: FastAPI, backend: Backend, require_key: WriterKey) -> None:
+    errors: dict[int | str, dict[str, Any]] = {
+        400: {"model": Problem, "description": "The question or a filter is not valid."},
+        409: {"model": Problem, "description": "The index cannot answer yet (empty)."},
+    }
+    write_errors: dict[int | str, dict[str, Any]] = {
+        401: {"model": Problem, "description": "Missing or wrong API key."},
+        409: {"model": Problem, "description": "Another process is writing to the index."},
+        413: {"model": Problem, "description": "The request body is too large."},
+    }
+
+    @app.get("/search", response_model=SearchResponse, responses=errors, tags=["search"])
+    def search_get(
+        q: Annotated[str, Query(min_length=1, description="The question.")],
+        k: Annotated[int, Query(ge=1, le=MAX_K, description="How many passages.")] = 5,
+        mode: Literal["dense", "lexical", "hybrid"] | None = None,
+        doc_id: Annotated[list[str] | None, Query(description="Only this document id.")] = None,
+        source: Annotated[list[str] | None, Query(description="Only this source.")] = None,
+        meta: Annotated[
+            list[str] | None, Query(description="Only documents with metadata KEY=VALUE.")
+        ] = None,
+        after: Annotated[datetime | None, Query(description="Published on/after.")] = None,
+        before: Annotated[datetime | None, Query(description="Published on/before.")] = None,
+        context_tokens: Annotated[
+            int | None, Query(ge=1, description="Also return a cited prompt context this long.")
+        ] = None,
+    ) -> SearchResponse:
+        """The best passages for a question, with sources, offsets and answer sentences."""
+        metadata = {}
+        for pair in meta or []:
+            key, sep, value = pair.partition("=")
+            if not sep or not key:
+                raise HTTPException(400, f"meta {pair!r} is not KEY=VALUE")
+            metadata[key] = value
+        filters = Filters(
+            doc_ids=doc_id,
+            sources=source,
+            metadata=metadata or None,
+            published_after=after,
+            published_before=before,
+        )
+        return _search(backend, q, k, mode, filters, context_tokens)
+
+    @app.post("/search", response_model=SearchResponse, responses=errors, tags=["search"])
+    def search_post(request: SearchRequest) -> SearchResponse:
+        """The same search with the filters in a JSON body."""
+        return _search(
+            backend, request.q, request.k, request.mode, request.filters, request.context_tokens
+        )
+
+    @app.post(
+        "/documents",
+        response_model=RunReport,
+        responses=write_errors,
+        dependencies=[Depends(require_key)],
+        tags=["documents"],
+    )
+    async def add_documents(
+        request: Request,
+        body: Annotated[
+            Annotated[list[dict[str, Any]], Field(min_length=1)] | DocumentBatch,
+            Body(description=DOCUMENTS_DESCRIPTION, examples=[DOCUMENTS_EXAMPLE]),
+        ],
+    ) -> RunReport:
+        """Ingest documents; the run report says what landed and what failed, per document."""
+        records = body.documents if isinstance(body, DocumentBatch) else body
+        return await run_write(request, lambda: backend.ingest(records))
+
+    @app.get(
+        "/documents/{doc_id:path}",
+        response_model=StoredDocument,
+        responses={404: {"model": Problem}},
+        tags=["documents"],
+    )
+    def get_document(doc_id: Annotated[str, Path(description="The document id.")]) -> Any:
+        """One document with its cleaned text (passage offsets point into it)."""
+        document = backend.index.document(doc_id)
+        if document is None:
+            raise HTTPException(404, f"no document with id {doc_id!r}")
+        return document
+
+    @app.delete(
+        "/documents/{doc_id:path}",
+        response_model=Deleted,
+        responses={**write_errors, 404: {"model": Problem}},
+        dependencies=[Depends(require_key)],
+        tags=["documents"],
+    )
+    async def delete_document(
+        request: Request, doc_id: Annotated[str, Path(description="The document id.")]
+    ) -> Deleted:
+        """Remove a document and its passages."""
+        if not await run_write(request, lambda: backend.delete(doc_id)):
+            raise HTTPException(404, f"no document with id {doc_id!r}")
+        return Deleted(deleted=doc_id)
+
+    @app.get("/stats", tags=["index"])
+    def stats() -> dict[str, Any]:
+        """Counts of the index: documents, duplicates, chunks, passages, tokens, size."""
+        return backend.index.stats()
+
+    @app.get("/health", tags=["index"])
+    def health() -> dict[str, Any]:
+        """Cheap liveness: the model the index is bound to and its generation."""
+        return {
+            "status": "ok",
+            "model": backend.store.model_id(),
+            "generation": backend.store.generation(),
+        }
+
+
+def _search(
+    backend: Backend,
+    question: str,
+    k: int,
+    mode: Any,
+    filters: Filters | None,
+    context_tokens: int | None,
+) -> SearchResponse:
+    if filters is not None:
+        for name in ("doc_ids", "sources"):
+            if len(getattr(filters, name) or ()) > MAX_FILTER_VALUES:
+                raise HTTPException(400, f"at most {MAX_FILTER_VALUES} {name} per search")
+    passages = backend.index.search(question, k=k, mode=mode, filters=filters)
+    context = None
+    if context_tokens is not None:
+        context = build_context(passages, context_tokens, model=backend.settings.model)
+    return SearchResponse(query=question, results=passages, context=context)
+
+
+# -- auth, limits, errors ----------------------------------------------------------------------
+
+
+BEARER = HTTPBearer(auto_error=False, description="RIVERBED_API_KEY, when the server has one.")
+
+
+class WriterKey:
+    """The dependency of write endpoints: the API key, when the server has one, compared in
+    constant time."""
+
+    def __init__(self, key: SecretStr | None) -> None:
+        self.key = key.get_secret_value().encode() if key else None
+
+    def __call__(
+        self, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+    ) -> None:
+        if self.key is None:
+            return
+        given = credentials.credentials.encode() if credentials else b""
+        if not secrets.compare_digest(given, self.key):
+            raise HTTPException(
+                401,
+                "this needs the API key: send Authorization: Bearer <RIVERBED_API_KEY>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+
+class BodySizeLimit:
+    """Refuse request bodies over `max_bytes` with 413, declared (Content-Length) or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> str:
+        return (
+            f"the request body is larger than {self.max_bytes} bytes"
+            " (the server's RIVERBED_MAX_REQUEST_BYTES): send fewer documents per request"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            problem = None
+            if not declared.isdigit():
+                status, problem = 400, "Content-Length is not a number"
+            elif int(declared) > self.max_bytes:
+                status, problem = 413, self._too_large()
+            if problem is not None:
+                response = JSONResponse({"detail": problem}, status_code=status)
+                await response(scope, receive, send)
+                return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, self._too_large())
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _validation_problem(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    lines = []
+    for error in errors[:3]:
+        if error.get("type") == "json_invalid":
+            reason = error.get("ctx", {}).get("error", "")
+            at = error.get("loc", ("body", 0))[-1]
+            lines.append(f"the body is not valid JSON (at character {at}): {reason}".rstrip(": "))
+            continue
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        lines.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
+    message = "; ".join(lines) + (f" (and {len(errors) - 3} more)" if len(errors) > 3 else "")
+    detail = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in errors]
+    return JSONResponse({"detail": detail, "message": message}, status_code=422)
+
+
+def _store_problem(_request: Request, exc: StoreError) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
+def _value_problem(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=400)

@@ -1,0 +1,161 @@
+"""Keep an index in step with folders: `riverbed ingest --watch DIR`.
+
+The folders are ingested once; then every set of changes that watchfiles reports (debounced) is
+applied through the same runner, in micro-batches: the documents of files or folders that went
+away are deleted, and files that appeared or changed are read again (a file whose content did
+not change is skipped by its hash). The watcher listens before the first pass starts, so nothing
+written meanwhile is missed. The session is one recorded run ("watch") and holds the writer lock
+throughout; it ends when `stop` is set (SIGINT/SIGTERM in the CLI), once the batch in flight
+has committed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain
+from pathlib import Path
+
+from index.models import Document
+from index.settings import Settings
+from index.store import open_store
+from index.store.base import Store
+from pipeline.ingestion import make_runner
+from pipeline.prune import documents_read_from, gone_documents, orphaned_copies
+from pipeline.report import RunReport
+from pipeline.runner import Runner
+from pipeline.sources import is_wanted, iter_files, read_file, read_paths
+
+HEARTBEAT_MS = 500  # the watcher hands back control this often while nothing changes
+
+
+def watch(
+    folders: Sequence[str | Path],
+    settings: Settings | None = None,
+    *,
+    stop: threading.Event,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    prune: bool = False,
+    wait: bool = False,
+    debounce_ms: int = 1600,
+    on_batch: Callable[[RunReport], None] | None = None,
+    on_ready: Callable[[RunReport], None] | None = None,
+    on_change: Callable[[RunReport], None] | None = None,
+) -> RunReport:
+    """Ingest `folders`, then apply their changes until `stop` is set; return the whole report.
+
+    `on_ready(report)` is called once the first pass is done, `on_change(delta)` after each set
+    of changes with what that set did. `prune` also deletes, on the first pass, documents whose
+    files disappeared while nothing was watching.
+    """
+    import watchfiles
+
+    started = time.perf_counter()
+    settings = settings or Settings()
+    roots = [Path(folder).resolve() for folder in folders]
+    for root in roots:
+        if not root.is_dir():
+            raise ValueError(f"can only watch folders, and {root} is not one")
+    store = open_store(settings)
+    try:
+        if hasattr(store, "acquire_writer"):
+            store.acquire_writer(wait=wait)
+        report = RunReport()
+        run_id = store.start_run("watch")
+        status, error = "failed", ""
+        runner: Runner | None = None
+        changes = watchfiles.watch(
+            *roots,
+            stop_event=stop,
+            debounce=debounce_ms,
+            rust_timeout=HEARTBEAT_MS,
+            yield_on_timeout=True,
+            raise_interrupt=False,
+        )
+        try:
+            runner = make_runner(store, settings, report, on_batch, stop)
+            first = next(changes, set())  # from here on, the watcher is listening
+            if prune:
+                runner.delete(gone_documents(store, roots))
+            runner.feed(read_paths(roots, report, settings.max_document_bytes, include, exclude))
+            runner.save_vectors()
+            if on_ready is not None and not stop.is_set():
+                on_ready(report)
+            for change_set in chain([first], changes):
+                if stop.is_set():
+                    break
+                if not change_set:
+                    continue
+                before = report.model_copy(deep=True)
+                apply_changes(change_set, roots, runner, store, settings, include, exclude)
+                if on_change is not None:
+                    on_change(_difference(report, before))
+            status = "partial" if report.failed else "ok"
+        except BaseException as err:
+            error = str(err) or type(err).__name__
+            raise
+        finally:
+            changes.close()
+            if runner is not None:
+                runner.save_vectors()
+            report.seconds = round(time.perf_counter() - started, 3)
+            store.finish_run(run_id, status, report.model_dump(), error)
+        return report
+    finally:
+        store.close()
+
+
+def apply_changes(
+    changes: Iterable[tuple[object, str]],
+    roots: Sequence[Path],
+    runner: Runner,
+    store: Store,
+    settings: Settings,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> None:
+    """Delete what went away, then read what appeared or changed.
+
+    What is on disk now decides, not the kind of event: a file written and removed within one
+    debounce is simply gone. A folder that appears (moved in) is walked.
+    """
+    from watchfiles import Change
+
+    kinds: dict[Path, set[object]] = {}
+    for kind, path in changes:
+        kinds.setdefault(Path(path), set()).add(kind)
+    gone: list[Path] = []
+    present: list[Path] = []
+    for path in sorted(kinds):
+        root = next((r for r in roots if path.is_relative_to(r)), None)
+        if root is None:
+            continue
+        if not os.path.lexists(path):
+            gone.append(path)
+        elif path.is_dir():
+            if Change.added in kinds[path]:
+                walked = iter_files([path], report=runner.report)
+                present += [f for f in walked if is_wanted(f, root, include, exclude)]
+        elif is_wanted(path, root, include, exclude):
+            present.append(path)
+    if gone:
+        runner.delete(doc_id for path in gone for doc_id, _ in documents_read_from(store, path))
+        present += orphaned_copies(store, roots)
+    runner.feed(_read(dict.fromkeys(present), runner.report, settings.max_document_bytes))
+
+
+def _read(paths: Iterable[Path], report: RunReport, max_bytes: int) -> Iterator[Document]:
+    for path in paths:
+        yield from read_file(path, report, max_bytes)
+
+
+def _difference(after: RunReport, before: RunReport) -> RunReport:
+    counts = {
+        name: getattr(after, name) - getattr(before, name)
+        for name in RunReport.model_fields
+        if name != "failures"
+    }
+    return RunReport(**counts, failures=after.failures[len(before.failures) :])
