@@ -387,19 +387,20 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
         return
     from rich.table import Table
 
-    table = Table("id", "job", "started", "ended", "status", "seen", "added", "failed", "error")
+    table = Table("id", "job", "started", "ended", "status", "counts", "errors")
+    counted = ("seen", "added", "updated", "unchanged", "deleted", "failed", "chunks")
     for run in history:
         report = run["report"] or {}
+        counts = ", ".join(f"{name} {report[name]}" for name in counted if report.get(name))
+        failures = [f"{f['source']}: {f['reason']}" for f in report.get("failures", [])[:3]]
         table.add_row(
             str(run["id"]),
             run["job"],
             run["started_at"],
             run["ended_at"] or "",
             run["status"],
-            str(report.get("seen", "")),
-            str(report.get("added", "")),
-            str(report.get("failed", "")),
-            run["error"],
+            counts,
+            "\n".join(([run["error"]] if run["error"] else []) + failures),
         )
     console().print(table)
 
@@ -407,6 +408,10 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
 from pipeline.mcp_cli import mcp  # noqa: E402
 
 main.add_command(mcp)
+
+from pipeline.schedule_cli import schedule  # noqa: E402
+
+main.add_command(schedule)
 
 from pipeline.serve_cli import serve  # noqa: E402
 

@@ -155,11 +155,30 @@ def ingest_into(
     try:
         runner = make_runner(store, settings, report, on_batch, stop, encoder_factory)
         runner.run(documents_from(inputs, report, settings, include, exclude))
-        interrupted = stop is not None and stop.is_set()
-        status = "interrupted" if interrupted else ("partial" if report.failed else "ok")
+        status = run_status(report, interrupted=stop is not None and stop.is_set())
+        error = nothing_landed(report) if status == "failed" else ""
     except BaseException as err:
         error = str(err) or type(err).__name__
         raise
     finally:
         store.finish_run(run_id, status, report.model_dump(), error)
     return report
+
+
+def run_status(report: RunReport, interrupted: bool = False) -> str:
+    """ok; partial (some documents failed); failed (documents failed and none landed);
+    interrupted (stopped by a signal after a committed micro-batch)."""
+    if interrupted:
+        return "interrupted"
+    if not report.failed:
+        return "ok"
+    landed = report.added + report.updated + report.unchanged
+    landed += report.duplicates + report.near_duplicates
+    return "partial" if landed else "failed"
+
+
+def nothing_landed(report: RunReport) -> str:
+    """Why a run in which every document failed failed: the first failure and the count."""
+    first = report.failures[0]
+    more = f" (and {report.failed - 1} more)" if report.failed > 1 else ""
+    return f"every document failed: {first.source}: {first.reason}{more}"

@@ -1,0 +1,127 @@
+"""`riverbed schedule`: run ingest jobs on a schedule (or each once, for cron and systemd timers)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from pipeline.cli import EXIT_SOME_FAILED, friendly_errors, settings_from
+
+DEFAULT_CONFIG = Path("riverbed.toml")
+
+
+class UsageProblem(click.ClickException):
+    """A bad option or config: one line, exit 2."""
+
+    exit_code = 2
+
+
+class _StderrLines(logging.Handler):
+    """One timestamped line per record on the current stderr (looked up at each line)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+def _log_runs_to_stderr() -> None:
+    """Run lines (INFO) and APScheduler's warnings (skipped or missed runs) on stderr."""
+    for name, level in (("riverbed.schedule", logging.INFO), ("apscheduler", logging.WARNING)):
+        logger = logging.getLogger(name)
+        if not any(isinstance(handler, _StderrLines) for handler in logger.handlers):
+            handler = _StderrLines()
+            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+            logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="riverbed.toml with [jobs.NAME] tables [env RIVERBED_CONFIG; default ./riverbed.toml"
+    " when no PATH is given].",
+)
+@click.option("--every", metavar="DURATION", help="Run PATHs every 30s, 15m, 2h, 1d, …")
+@click.option("--cron", metavar="EXPR", help='Run PATHs at crontab times, e.g. "*/5 * * * *".')
+@click.option("--include", multiple=True, help="Only files matching this glob (repeatable).")
+@click.option("--exclude", multiple=True, help="Skip files matching this glob (repeatable).")
+@click.option("--prune", is_flag=True, help="Remove documents whose files are gone.")
+@click.option("--once", is_flag=True, help="Run every job once and exit (for cron, timers).")
+@click.pass_context
+@friendly_errors
+def schedule(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    config: Path | None,
+    every: str | None,
+    cron: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    prune: bool,
+    once: bool,
+) -> None:
+    """Ingest PATHs (and the jobs of a riverbed.toml) on a schedule, until SIGINT/SIGTERM.
+
+    This process is the one writer of the data dir while it runs; a second one is refused.
+    Runs never overlap, missed runs coalesce into one, a failed run is recorded and the next
+    one tries again. With --once: exit 0 if every run was ok, 3 if some documents failed,
+    1 if a run failed.
+
+    \b
+    Example:
+      riverbed schedule --every 15m docs/ --exclude 'drafts/*'
+      riverbed schedule --cron "*/5 * * * *" feeds/
+      riverbed schedule --config /etc/riverbed.toml --once
+    """
+    from pipeline.schedule import ConfigError, load_jobs, make_job, run_forever, run_once
+
+    settings = settings_from(ctx)
+    try:
+        if not paths and (every or cron or include or exclude or prune):
+            raise ConfigError("--every, --cron, --include, --exclude and --prune go with PATHs")
+        jobs = []
+        config = config or settings.config
+        if config is None and not paths:
+            if not DEFAULT_CONFIG.is_file():
+                raise ConfigError(
+                    f"nothing to schedule: give PATHs, or jobs in ./{DEFAULT_CONFIG} (--config FILE)"
+                )
+            config = DEFAULT_CONFIG
+        if config is not None:
+            jobs.extend(load_jobs(config))
+        if paths:
+            jobs.append(
+                make_job(
+                    name="cli",
+                    paths=[Path(path).absolute() for path in paths],
+                    every=every,
+                    cron=cron,
+                    include=list(include),
+                    exclude=list(exclude),
+                    prune=prune,
+                )
+            )
+        if not jobs:
+            raise ConfigError(f"nothing to schedule: {config} has no [jobs.NAME] tables")
+        if not once:
+            for job in jobs:
+                job.trigger()  # every job needs a schedule unless it runs once
+    except ConfigError as err:
+        raise UsageProblem(str(err)) from err
+
+    _log_runs_to_stderr()
+    if not once:
+        run_forever(jobs, settings)
+        return
+    from pipeline.cli import _stop_on_signals
+
+    outcomes = run_once(jobs, settings, _stop_on_signals())
+    statuses = {outcome.status for outcome in outcomes}
+    if "failed" in statuses:
+        ctx.exit(1)
+    if "partial" in statuses:
+        ctx.exit(EXIT_SOME_FAILED)
