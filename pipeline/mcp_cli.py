@@ -39,4 +39,9 @@ def mcp(ctx: click.Context, use_http: bool, host: str, port: int, allow_writes: 
         return
     index = "the configured store" if settings.store else settings.data_dir
     click.echo(f"riverbed MCP server on http://{host}:{port}/mcp (index: {index})", err=True)
-    server.run("streamable-http", host=host, port=port)
+    server.run(
+        "streamable-http",
+        host=host,
+        port=port,
+        max_request_body_size=settings.max_request_bytes,
+    )

@@ -9,22 +9,23 @@ server goes on answering.
 
 from __future__ import annotations
 
+import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from index.api import Index
-from index.encoder import ModelNotFound
-from index.models import Document, Filters, Passage
+from index.encoder import Encoder, ModelNotFound
+from index.models import Filters, Passage
 from index.settings import Settings
-from index.store.base import StoreError
+from index.store import open_store
+from index.store.base import StoreError, WriterBusy
 from pipeline.report import RunReport
 
 MAX_K = 50
@@ -68,23 +69,23 @@ class DocumentText(BaseModel):
     truncated: bool = Field(description="True when the text goes on after `end`.")
 
 
-class IngestDocument(BaseModel):
-    """One document to add; a document with an id already indexed replaces it."""
+class IngestRecord(BaseModel):
+    """One document to add, in the JSONL record format; other keys join its metadata."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
-    id: str = Field(min_length=1, description="Stable identity; re-using an id replaces it.")
+    id: str = Field(min_length=1, description="Stable identity; re-sending an id replaces it.")
     text: str = Field(min_length=1, description="The full text (plain text or HTML).")
     title: str = Field("", description="A human-readable title.")
     url: str | None = Field(None, description="Where it lives; also used as its source.")
-    published_at: datetime | None = Field(None, description="ISO date or datetime.")
+    published_at: str | None = Field(None, description="ISO date or datetime.")
     metadata: dict[str, Any] = Field(
         default_factory=dict, description="Free key-value pairs; `search` can filter on them."
     )
 
 
-# Validated one by one inside the tool, so that one bad document fails alone.
-DocumentRecord = Annotated[dict[str, Any], WithJsonSchema(IngestDocument.model_json_schema())]
+# Advertised as IngestRecord but checked one by one by the pipeline, so a bad one fails alone.
+DocumentRecord = Annotated[dict[str, Any], WithJsonSchema(IngestRecord.model_json_schema())]
 
 Question = Annotated[
     str,
@@ -121,19 +122,56 @@ def tool_errors() -> Iterator[None]:
         raise ToolError(str(err)) from err
 
 
-class IndexHandle:
-    """Opens the index on first use, so the server starts before the index exists."""
+class Corpus:
+    """The index behind the tools, opened at first use so the server starts before it exists.
 
-    def __init__(self, settings: Settings) -> None:
+    With writes allowed, one store serves searches and ingests, and the passage encoder is kept
+    across ingest calls so the model loads once. Ingest calls run one at a time.
+    """
+
+    def __init__(self, settings: Settings, allow_writes: bool) -> None:
         self.settings = settings
+        self.allow_writes = allow_writes
         self._index: Index | None = None
+        self._encoder_factory: Callable[[], Encoder] | None = None
         self._lock = threading.Lock()
+        self._one_writer = threading.Lock()
 
-    def get(self) -> Index:
+    def index(self) -> Index:
         with self._lock:
             if self._index is None:
-                self._index = Index.open(settings=self.settings)
+                store = open_store(self.settings, create=self.allow_writes)
+                self._index = Index(store, self.settings)
             return self._index
+
+    def ingest(self, records: list[dict[str, Any]]) -> RunReport:
+        from pipeline.ingestion import encoder_factory_for, ingest_into
+        from pipeline.sources import read_records
+
+        store = self.index().store
+        with self._one_writer:
+            if self._encoder_factory is None:
+                self._encoder_factory = encoder_factory_for(store, self.settings)
+            try:
+                if hasattr(store, "acquire_writer"):
+                    store.acquire_writer(wait=False)
+            except WriterBusy as err:
+                raise ToolError(
+                    "another process is writing to this index: retry when it is done"
+                ) from err
+            try:
+                report = RunReport()
+                return ingest_into(
+                    store,
+                    read_records(records, report),
+                    self.settings,
+                    job="mcp",
+                    encoder_factory=self._encoder_factory,
+                    report=report,
+                )
+            finally:
+                if hasattr(store, "release_writer"):
+                    store.release_writer()
 
     def close(self) -> None:
         with self._lock:
@@ -142,16 +180,29 @@ class IndexHandle:
                 self._index = None
 
 
+def check_writer_key(settings: Settings, headers: Mapping[str, str] | None) -> None:
+    """Over HTTP, writes need `Authorization: Bearer <api_key>` when the settings have a key.
+
+    Over stdio (no headers) the client is whoever started this process, so it may write.
+    """
+    if settings.api_key is None or headers is None:
+        return
+    scheme, _, given = (headers.get("authorization") or "").partition(" ")
+    expected = settings.api_key.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), expected):
+        raise ToolError("ingest needs the API key: send Authorization: Bearer <RIVERBED_API_KEY>")
+
+
 def build_server(settings: Settings, allow_writes: bool = False) -> MCPServer:
     """An MCP server over the index that `settings` names; `ingest` only with `allow_writes`."""
-    handle = IndexHandle(settings)
+    corpus = Corpus(settings, allow_writes)
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer) -> Any:
         try:
             yield {}
         finally:
-            handle.close()
+            corpus.close()
 
     server = MCPServer(
         "riverbed",
@@ -180,7 +231,7 @@ def build_server(settings: Settings, allow_writes: bool = False) -> MCPServer:
         """
         chosen = mode or settings.mode
         with tool_errors():
-            passages = handle.get().search(question, k=k, mode=chosen, filters=filters)
+            passages = corpus.index().search(question, k=k, mode=chosen, filters=filters)
         return SearchResults(question=question, mode=chosen, passages=passages)
 
     @server.tool(annotations=READ_ONLY, title="Read a document")
@@ -199,7 +250,7 @@ def build_server(settings: Settings, allow_writes: bool = False) -> MCPServer:
         passage on. `truncated` says whether more text follows; call again from `end` to go on.
         """
         with tool_errors():
-            document = handle.get().document(doc_id)
+            document = corpus.index().document(doc_id)
         if document is None:
             raise ToolError(f"no document with id {doc_id!r}: use the doc_id of a search result")
         text = document["text"] or ""
@@ -224,7 +275,7 @@ def build_server(settings: Settings, allow_writes: bool = False) -> MCPServer:
         """Counts of the index: documents, duplicates, chunks, distinct passages, tokens, bytes
         on disk, the embedding model, and when the last document was ingested."""
         with tool_errors():
-            return handle.get().stats()
+            return corpus.index().stats()
 
     if allow_writes:
 
@@ -239,6 +290,7 @@ def build_server(settings: Settings, allow_writes: bool = False) -> MCPServer:
                     "title, url, published_at, metadata.",
                 ),
             ],
+            ctx: Context,
         ) -> RunReport:
             """Add or replace documents in the index: they are cleaned, deduplicated, chunked and
             embedded, then searchable at once. A document whose id is already indexed with the
@@ -248,37 +300,11 @@ def build_server(settings: Settings, allow_writes: bool = False) -> MCPServer:
             chunks, ...) and `failures` (which document failed and why). A bad document fails
             alone; the others are still added.
             """
-            from pipeline.ingestion import ingest as run_ingest
-
-            rejected = RunReport()
-            valid = list(_valid_documents(documents, rejected))
+            check_writer_key(settings, ctx.headers)
             with tool_errors():
-                report = run_ingest(valid, settings=settings, job="mcp") if valid else RunReport()
-            report.merge(rejected)
-            return report
+                return corpus.ingest(documents)
 
     return server
-
-
-def _valid_documents(records: list[dict[str, Any]], report: RunReport) -> Iterator[Document]:
-    """Each record that fits IngestDocument as a Document; the others become report failures."""
-    for number, record in enumerate(records):
-        where = f"documents[{number}]"
-        if isinstance(record.get("id"), str) and record["id"]:
-            where += f" (id {record['id']!r})"
-        try:
-            parsed = IngestDocument.model_validate(record)
-        except ValidationError as err:
-            report.seen += 1
-            report.fail(where, _first_error(err))
-            continue
-        yield Document(**parsed.model_dump())
-
-
-def _first_error(err: ValidationError) -> str:
-    first = err.errors(include_url=False)[0]
-    field = ".".join(str(part) for part in first["loc"]) or "document"
-    return f"{field}: {first['msg']}"
 
 
 def _version() -> str:

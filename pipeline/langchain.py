@@ -1,0 +1,73 @@
+"""A LangChain retriever over a riverbed index (the optional extra `riverbed[langchain]`).
+
+Nothing else in riverbed imports this module, so the core never needs LangChain.
+
+    from pipeline.langchain import RiverbedRetriever
+
+    retriever = RiverbedRetriever.from_data_dir("riverbed-data", k=3)
+    documents = retriever.invoke("what did Zelensky ask of NATO")
+    documents[0].metadata["answer"]["text"]  # the sentence that answers the question
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from index.api import Index
+from index.models import Filters, Passage
+from index.settings import Settings
+
+try:
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+except ImportError as err:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "the LangChain retriever needs langchain-core: pip install 'riverbed[langchain]'"
+    ) from err
+from pydantic import Field
+
+
+class RiverbedRetriever(BaseRetriever):
+    """Retrieves riverbed passages as LangChain Documents.
+
+    Each Document's `page_content` is the passage text; its `metadata` holds the source
+    document's own metadata, then riverbed's fields (which win on a clash): `source`, `title`,
+    `doc_id`, `start`/`end` (offsets of the passage in the cleaned document), `score`, `answer`
+    (`text`, `start`/`end` in the passage, `doc_start`/`doc_end` in the document, or None),
+    `also_in` (other sources with the same passage), `url` and `published_at` (ISO string).
+    """
+
+    index: Index
+    k: int = Field(4, ge=1, le=100, description="How many passages to return.")
+    mode: Literal["hybrid", "dense", "lexical"] | None = Field(
+        None, description="Retrieval mode; None uses the index settings' default."
+    )
+    filters: Filters | None = Field(None, description="Restrict every search.")
+
+    @classmethod
+    def from_data_dir(
+        cls,
+        data_dir: str | Path | None = None,
+        settings: Settings | None = None,
+        **fields: Any,
+    ) -> RiverbedRetriever:
+        """Open the index in `data_dir` (or the settings' store) and retrieve from it."""
+        return cls(index=Index.open(data_dir, settings=settings), **fields)
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        passages = self.index.search(query, k=self.k, mode=self.mode, filters=self.filters)
+        return [to_document(passage) for passage in passages]
+
+
+def to_document(passage: Passage) -> Document:
+    """A passage as a LangChain Document, riverbed's fields flat in its metadata."""
+    fields = passage.model_dump(mode="json", exclude={"text", "metadata"})
+    return Document(
+        id=f"{passage.doc_id}:{passage.start}-{passage.end}",
+        page_content=passage.text,
+        metadata={**passage.metadata, **fields},
+    )
