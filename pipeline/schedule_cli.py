@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pipeline.cli import EXIT_SOME_FAILED, friendly_errors, settings_from
+
+if TYPE_CHECKING:
+    from pipeline.schedule import Job
 
 DEFAULT_CONFIG = Path("riverbed.toml")
 
@@ -77,36 +81,11 @@ def schedule(
       riverbed schedule --cron "*/5 * * * *" feeds/
       riverbed schedule --config /etc/riverbed.toml --once
     """
-    from pipeline.schedule import ConfigError, load_jobs, make_job, run_forever, run_once
+    from pipeline.schedule import ConfigError, run_forever, run_once
 
     settings = settings_from(ctx)
     try:
-        if not paths and (every or cron or include or exclude or prune):
-            raise ConfigError("--every, --cron, --include, --exclude and --prune go with PATHs")
-        jobs = []
-        config = config or settings.config
-        if config is None and not paths:
-            if not DEFAULT_CONFIG.is_file():
-                raise ConfigError(
-                    f"nothing to schedule: give PATHs, or jobs in ./{DEFAULT_CONFIG} (--config FILE)"
-                )
-            config = DEFAULT_CONFIG
-        if config is not None:
-            jobs.extend(load_jobs(config))
-        if paths:
-            jobs.append(
-                make_job(
-                    name="cli",
-                    paths=[Path(path).absolute() for path in paths],
-                    every=every,
-                    cron=cron,
-                    include=list(include),
-                    exclude=list(exclude),
-                    prune=prune,
-                )
-            )
-        if not jobs:
-            raise ConfigError(f"nothing to schedule: {config} has no [jobs.NAME] tables")
+        jobs = gather_jobs(paths, config or settings.config, every, cron, include, exclude, prune)
         if not once:
             for job in jobs:
                 job.trigger()  # every job needs a schedule unless it runs once
@@ -125,3 +104,36 @@ def schedule(
         ctx.exit(1)
     if "partial" in statuses:
         ctx.exit(EXIT_SOME_FAILED)
+
+
+def gather_jobs(
+    paths: tuple[str, ...],
+    config: Path | None,
+    every: str | None,
+    cron: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    prune: bool,
+) -> list[Job]:
+    """The config file's jobs (./riverbed.toml by default when no PATH is given), then a job
+    named "cli" for the PATHs and their options."""
+    from pipeline.schedule import ConfigError, load_jobs, make_job
+
+    if not paths and (every or cron or include or exclude or prune):
+        raise ConfigError("--every, --cron, --include, --exclude and --prune go with PATHs")
+    if config is None and not paths:
+        if not DEFAULT_CONFIG.is_file():
+            raise ConfigError(
+                f"nothing to schedule: give PATHs, or jobs in ./{DEFAULT_CONFIG} (--config FILE)"
+            )
+        config = DEFAULT_CONFIG
+    jobs = load_jobs(config) if config is not None else []
+    if paths:
+        absolute = [Path(path).absolute() for path in paths]
+        options = {"include": list(include), "exclude": list(exclude), "prune": prune}
+        jobs.append(make_job(name="cli", paths=absolute, every=every, cron=cron, **options))
+    if not jobs:
+        raise ConfigError(f"nothing to schedule: {config} has no [jobs.NAME] tables")
+    if len({job.name for job in jobs}) < len(jobs):
+        raise ConfigError(f"{config} has a job named 'cli', the name of the PATHs' job")
+    return jobs

@@ -111,12 +111,14 @@ def test_a_bad_job_definition_is_one_clear_error(tmp_path: Path, text: str, prob
         (["--every", "5m"], "go with PATHs"),
         ([], "nothing to schedule"),
         (["--config", "missing.toml"], "no such config file: missing.toml"),
+        (["--config", "cli.toml", "--every", "5m", "docs"], "has a job named 'cli'"),
     ],
 )
 def test_schedule_usage_mistakes_are_one_line_and_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], problem: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "cli.toml").write_text('[jobs.cli]\npaths = ["notes"]\nevery = "1h"\n')
     result = CliRunner().invoke(main, ["--data-dir", "data", "schedule", *args])
     assert result.exit_code == 2, result.output
     assert problem in result.output and len(result.output.strip().splitlines()) == 1
