@@ -113,7 +113,8 @@ def _progress(enabled: bool):  # type: ignore[no-untyped-def]
         progress.update(
             task,
             description=f"{report.seen} seen · {report.added} added · {report.updated} updated"
-            f" · {report.unchanged} unchanged · {report.failed} failed · {report.chunks} chunks",
+            f" · {report.unchanged} unchanged · {report.deleted} deleted · {report.failed} failed"
+            f" · {report.chunks} chunks",
         )
 
     return progress, on_batch
@@ -209,6 +210,7 @@ def ingest(
             include=include,
             exclude=exclude,
             wait=wait,
+            prune=[path for path in paths if path != "-" and Path(path).is_dir()] if prune else (),
             on_batch=on_batch,
             stop=stop,
         )

@@ -15,6 +15,7 @@ from index.settings import Settings
 from index.store import open_store
 from index.store.base import Store
 from pipeline.chunk import Chunker
+from pipeline.prune import gone_documents
 from pipeline.report import RunReport
 from pipeline.runner import Runner
 from pipeline.sources import read_paths
@@ -99,10 +100,14 @@ def ingest(
     exclude: Sequence[str] = (),
     job: str = "ingest",
     wait: bool = False,
+    prune: Sequence[str | Path] = (),
     on_batch: Callable[[RunReport], None] | None = None,
     stop: threading.Event | None = None,
 ) -> RunReport:
     """Ingest files, folders, Documents or dicts; return the run report.
+
+    `prune` names folders whose indexed files are gone: their documents are deleted first
+    (before anything is read, so a renamed file lands as an original, not as a copy).
 
     >>> report = ingest(["seeds/"], data_dir="riverbed-data")  # doctest: +SKIP
     >>> report.added
@@ -124,6 +129,7 @@ def ingest(
             include=include,
             exclude=exclude,
             job=job,
+            prune=prune,
             on_batch=on_batch,
             stop=stop,
         )
@@ -139,6 +145,7 @@ def ingest_into(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     job: str = "ingest",
+    prune: Sequence[str | Path] = (),
     on_batch: Callable[[RunReport], None] | None = None,
     stop: threading.Event | None = None,
     encoder_factory: Callable[[], Encoder] | None = None,
@@ -154,6 +161,7 @@ def ingest_into(
     status, error = "failed", ""
     try:
         runner = make_runner(store, settings, report, on_batch, stop, encoder_factory)
+        runner.delete(gone_documents(store, prune))
         runner.run(documents_from(inputs, report, settings, include, exclude))
         status = run_status(report, interrupted=stop is not None and stop.is_set())
         error = nothing_landed(report) if status == "failed" else ""
