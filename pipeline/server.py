@@ -15,6 +15,7 @@ and kept for every later one.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -22,7 +23,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
-from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -51,6 +52,11 @@ class Problem(BaseModel):
     detail: str = Field(description="What is wrong, in one line.")
 
 
+class Invalid(BaseModel):
+    detail: list[dict[str, Any]] = Field(description="Each problem: loc, msg, type.")
+    message: str = Field(description="The problems, in one line.")
+
+
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -71,8 +77,17 @@ class SearchResponse(BaseModel):
     context: Context | None = None
 
 
-class DocumentBatch(BaseModel):
-    documents: list[dict[str, Any]] = Field(min_length=1)
+class DocumentRecord(BaseModel):
+    """A document to ingest, as a line of a JSONL file holds it; other keys join the metadata."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | int = Field(description="Stable identity; re-sending it replaces the document.")
+    text: str
+    title: str = ""
+    url: str | None = None
+    published_at: str | None = Field(None, description="An ISO date or datetime.")
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class StoredDocument(BaseModel):
@@ -258,19 +273,17 @@ def _add_routes(app: FastAPI, backend: Backend, require_key: WriterKey) -> None:
     @app.post(
         "/documents",
         response_model=RunReport,
-        responses=write_errors,
+        responses={
+            **write_errors,
+            422: {"model": Invalid, "description": "The body is not a list of documents."},
+        },
         dependencies=[Depends(require_key)],
         tags=["documents"],
+        openapi_extra={"requestBody": _documents_body_schema()},
     )
-    async def add_documents(
-        request: Request,
-        body: Annotated[
-            Annotated[list[dict[str, Any]], Field(min_length=1)] | DocumentBatch,
-            Body(description=DOCUMENTS_DESCRIPTION, examples=[DOCUMENTS_EXAMPLE]),
-        ],
-    ) -> RunReport:
+    async def add_documents(request: Request) -> RunReport:
         """Ingest documents; the run report says what landed and what failed, per document."""
-        records = body.documents if isinstance(body, DocumentBatch) else body
+        records = _records_in(await _json_body(request))
         return await run_write(request, lambda: backend.ingest(records))
 
     @app.get(
@@ -314,6 +327,53 @@ def _add_routes(app: FastAPI, backend: Backend, require_key: WriterKey) -> None:
             "model": backend.store.model_id(),
             "generation": backend.store.generation(),
         }
+
+
+def _documents_body_schema() -> dict[str, Any]:
+    """The OpenAPI request body of POST /documents (read by hand, so each record fails alone)."""
+    listing = {"type": "array", "minItems": 1, "items": DocumentRecord.model_json_schema()}
+    batch = {"type": "object", "required": ["documents"], "properties": {"documents": listing}}
+    return {
+        "required": True,
+        "description": DOCUMENTS_DESCRIPTION,
+        "content": {
+            "application/json": {
+                "schema": {"anyOf": [listing, batch]},
+                "example": DOCUMENTS_EXAMPLE,
+            }
+        },
+    }
+
+
+async def _json_body(request: Request) -> Any:
+    body = await request.body()
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError as err:
+        raise _invalid(("body",), "the body is not UTF-8 text", "json_invalid") from err
+    except json.JSONDecodeError as err:
+        raise _invalid(("body", err.pos), "JSON decode error", "json_invalid", err.msg) from err
+
+
+def _records_in(body: Any) -> list[Any]:
+    """The records of a POST /documents body: a list, or {"documents": [...]}."""
+    records = body.get("documents") if isinstance(body, dict) else body
+    if not isinstance(records, list) or not records:
+        raise _invalid(
+            ("body",),
+            'expected a non-empty list of documents, or {"documents": [...]}',
+            "documents_expected",
+        )
+    return records
+
+
+def _invalid(
+    loc: tuple[str | int, ...], message: str, kind: str, reason: str = ""
+) -> RequestValidationError:
+    error: dict[str, Any] = {"type": kind, "loc": loc, "msg": message}
+    if reason:
+        error["ctx"] = {"error": reason}
+    return RequestValidationError([error])
 
 
 def _search(
