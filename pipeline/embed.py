@@ -50,6 +50,27 @@ class Embedder:
                 pending = []
         yield from self._embed(pending)
 
+    def embed_anew(self, chunks: list[Chunk]) -> None:
+        """Give these chunks vectors whether or not the store knows their text (it did when
+        they were embedded, but has lost it since)."""
+        first_of: dict[str, Chunk] = {}
+        for chunk in chunks:
+            first_of.setdefault(chunk.text_hash, chunk)
+        self._encode(list(first_of.values()))
+        for chunk in chunks:
+            leader = first_of[chunk.text_hash]
+            chunk.vector, chunk.sentence_vectors = leader.vector, leader.sentence_vectors
+
+    def _encode(self, todo: list[Chunk]) -> None:
+        if not todo:
+            return
+        embedded = self.encoder.embed_passages([c.text for c in todo], [c.sentences for c in todo])
+        self.report.tokens_embedded += embedded.tokens
+        for chunk, vector, sentences in zip(
+            todo, embedded.vectors, embedded.sentence_vectors, strict=True
+        ):
+            chunk.vector, chunk.sentence_vectors = vector, sentences
+
     def _embed(self, chunks: list[Chunk]) -> list[Chunk]:
         if not chunks:
             return chunks
@@ -58,16 +79,7 @@ class Embedder:
         for chunk in chunks:
             if chunk.text_hash not in known:
                 first_of.setdefault(chunk.text_hash, chunk)
-        todo = list(first_of.values())
-        if todo:
-            embedded = self.encoder.embed_passages(
-                [c.text for c in todo], [c.sentences for c in todo]
-            )
-            self.report.tokens_embedded += embedded.tokens
-            for chunk, vector, sentences in zip(
-                todo, embedded.vectors, embedded.sentence_vectors, strict=True
-            ):
-                chunk.vector, chunk.sentence_vectors = vector, sentences
+        self._encode(list(first_of.values()))
         for chunk in chunks:
             leader = first_of.get(chunk.text_hash)
             if leader is not None and leader is not chunk:

@@ -18,7 +18,7 @@ from index.encoder import Encoder
 from index.models import Document
 from index.records import DocumentRecord, WriteBatch
 from index.settings import Settings
-from index.store.base import Store
+from index.store.base import MissingVectors, Store
 from pipeline.chunk import Chunker
 from pipeline.clean import Cleaner
 from pipeline.dedupe import Deduper, content_hash
@@ -28,6 +28,7 @@ from pipeline.report import RunReport
 T = TypeVar("T")
 
 SAVE_VECTORS_EVERY = 30.0  # seconds between FAISS snapshots during a long run
+MISSING_VECTORS_RETRIES = 3
 DELETES_PER_BATCH = 500
 
 
@@ -114,6 +115,20 @@ class Runner:
             save()
         self._last_save = time.perf_counter()
 
+    def _write(self, batch: WriteBatch) -> None:
+        """Write the batch; if passages it links to were removed meanwhile by another writer
+        (their chunks came without vectors), embed those texts and write again."""
+        for _ in range(MISSING_VECTORS_RETRIES):
+            try:
+                self.store.write(batch)
+                return
+            except MissingVectors as missing:
+                gone = missing.text_hashes
+                self.embedder.embed_anew(
+                    [c for r in batch.upserts for c in r.chunks if c.text_hash in gone]
+                )
+        self.store.write(batch)
+
     def process(self, batch: list[Document]) -> None:
         """One micro-batch, from read documents to one committed transaction."""
         self.report.seen += len(batch)
@@ -140,7 +155,7 @@ class Runner:
         by_id = {r.document.id: r for r in originals}
         for chunk in self.embedder(self.chunker(r.document for r in originals)):
             by_id[chunk.doc_id].chunks.append(chunk)
-        self.store.write(WriteBatch(upserts=records))
+        self._write(WriteBatch(upserts=records))
         for record in records:
             if record.duplicate_of is not None:
                 continue  # counted by the deduper

@@ -28,6 +28,15 @@ class WriterBusy(StoreError):
     pass
 
 
+class MissingVectors(StoreError):
+    """Chunks came without vectors because their passages were known, but another writer has
+    removed those passages since: embed these texts and write the batch again."""
+
+    def __init__(self, text_hashes: set[str]) -> None:
+        super().__init__(f"{len(text_hashes)} passage(s) vanished before the write; re-embed them")
+        self.text_hashes = text_hashes
+
+
 class Store(Protocol):
     def bind_model(self, model_id: str, dim: int) -> None:
         """Record the model of an empty index, or refuse one that differs from the recorded one."""

@@ -23,7 +23,7 @@ from filelock import FileLock, Timeout
 from index.lexical import fts5_match
 from index.models import Filters
 from index.records import DocumentRecord, DocumentState, StoredPassage, WriteBatch
-from index.store.base import ModelMismatch, StoreError, WriterBusy
+from index.store.base import MissingVectors, ModelMismatch, StoreError, WriterBusy
 from index.store.faiss_vectors import FaissVectors
 
 SCHEMA_VERSION = 1
@@ -371,7 +371,7 @@ class SqliteFaissStore:
             ).fetchone()
             if passage is None:
                 if chunk.vector is None or chunk.sentence_vectors is None:
-                    raise StoreError(f"chunk {chunk.text_hash} of {doc.id} has no vector")
+                    raise MissingVectors({chunk.text_hash})
                 passage_id = db.execute(
                     "INSERT INTO passages(text_hash, text, n_tokens, vector, sentences,"
                     " sentence_vectors) VALUES (?,?,?,?,?,?)",

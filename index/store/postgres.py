@@ -1,0 +1,848 @@
+"""The Postgres store: pgvector (HNSW) for dense search, full-text search for lexical; many writers.
+
+The data model is the embedded store's (documents, passages shared by equal text, chunks as
+occurrences, runs), kept in the schema `riverbed` of the database the URL names. Every
+`write(batch)` is one transaction. Several processes may write at once:
+
+- A document's identity is its id (UNIQUE): `INSERT ... ON CONFLICT (id) DO UPDATE` makes two
+  writers of one source end with one document, whichever commits last.
+- A passage's identity is its text hash (UNIQUE): new passages are inserted with
+  `ON CONFLICT DO NOTHING`, and every passage a batch links to is locked `FOR KEY SHARE` until
+  commit, so no other writer can remove it meanwhile.
+- Passages left without chunks are removed only once locked `FOR UPDATE SKIP LOCKED` (never one
+  another writer is linking to), and re-checked under that lock.
+- A chunk that came without a vector because its passage was known, but which another writer
+  removed since, makes the write raise `MissingVectors`; the pipeline embeds those texts and
+  writes again.
+- Locks are taken in a fixed order (passages by hash, then documents by id); a deadlock that
+  slips through, or a serialization failure, rolls the batch back and retries it.
+
+Reads need no lock. Safe to use from many threads (one connection per thread).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import numpy as np
+
+from index.models import Filters
+from index.records import Chunk, DocumentRecord, DocumentState, StoredPassage, WriteBatch
+from index.store.base import MissingVectors, ModelMismatch, StoreError
+
+try:
+    import psycopg
+    from pgvector.psycopg import register_vector
+    from psycopg import errors, sql
+    from psycopg.conninfo import conninfo_to_dict
+    from psycopg.types.json import Jsonb
+except ImportError as missing:  # pragma: no cover - depends on the install
+    raise StoreError(
+        "the Postgres store needs psycopg and pgvector: pip install 'riverbed[postgres]'"
+    ) from missing
+
+T = TypeVar("T")
+
+SCHEMA = "riverbed"
+TEXT_SEARCH = "pg_catalog.english"
+BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants, so both stores rank alike
+WRITE_ATTEMPTS = 5
+SCHEMA_LOCK = 7_286_310_001  # advisory lock ids: creating the schema, binding the model
+BIND_LOCK = 7_286_310_002
+
+# Migration n brings the schema from version n-1 to n; applied in order, each in the transaction
+# that records it. Never edit a released one: append.
+MIGRATIONS: list[str] = [
+    f"""
+    CREATE TABLE meta(key text PRIMARY KEY, value text NOT NULL);
+    CREATE TABLE state(
+        one boolean PRIMARY KEY DEFAULT true CHECK (one),
+        generation bigint NOT NULL DEFAULT 0,
+        passages bigint NOT NULL DEFAULT 0,
+        lexical_tokens bigint NOT NULL DEFAULT 0
+    );
+    INSERT INTO state DEFAULT VALUES;
+    CREATE FUNCTION token_count(tsvector) RETURNS integer
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        RETURN (SELECT coalesce(sum(array_length(positions, 1)), 0)::integer FROM unnest($1));
+    CREATE TABLE documents(
+        pk bigserial PRIMARY KEY,
+        id text NOT NULL UNIQUE,
+        source text NOT NULL,
+        title text NOT NULL DEFAULT '',
+        url text,
+        published_at timestamptz,
+        metadata jsonb NOT NULL DEFAULT '{{}}',
+        text text NOT NULL,
+        raw_hash text NOT NULL,
+        content_hash text NOT NULL,
+        signature bytea,
+        band_keys bigint[] NOT NULL DEFAULT '{{}}',
+        duplicate_of text,
+        duplicate_kind text,
+        n_chunks integer NOT NULL DEFAULT 0,
+        n_tokens integer NOT NULL DEFAULT 0,
+        version integer NOT NULL DEFAULT 1,
+        ingested_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX documents_content_hash ON documents(content_hash) WHERE duplicate_of IS NULL;
+    CREATE INDEX documents_duplicate_of ON documents(duplicate_of);
+    CREATE INDEX documents_source ON documents(source text_pattern_ops);
+    CREATE INDEX documents_published_at ON documents(published_at);
+    CREATE INDEX documents_band_keys ON documents USING gin(band_keys)
+        WHERE duplicate_of IS NULL;
+    CREATE TABLE passages(
+        id bigserial PRIMARY KEY,
+        text_hash text NOT NULL UNIQUE,
+        text text NOT NULL,
+        n_tokens integer NOT NULL,
+        vector vector NOT NULL,
+        sentences jsonb NOT NULL,
+        sentence_vectors bytea NOT NULL,
+        tsv tsvector GENERATED ALWAYS AS (to_tsvector('{TEXT_SEARCH}', text)) STORED,
+        lexical_length integer
+            GENERATED ALWAYS AS (token_count(to_tsvector('{TEXT_SEARCH}', text))) STORED
+    );
+    CREATE INDEX passages_tsv ON passages USING gin(tsv);
+    CREATE TABLE chunks(
+        doc_pk bigint NOT NULL REFERENCES documents(pk) ON DELETE CASCADE,
+        ordinal integer NOT NULL,
+        start integer NOT NULL,
+        "end" integer NOT NULL,
+        passage_id bigint NOT NULL REFERENCES passages(id),
+        PRIMARY KEY(doc_pk, ordinal)
+    );
+    CREATE INDEX chunks_passage ON chunks(passage_id);
+    CREATE TABLE runs(
+        id bigserial PRIMARY KEY,
+        job text NOT NULL,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        ended_at timestamptz,
+        status text NOT NULL,
+        report jsonb NOT NULL DEFAULT '{{}}',
+        error text NOT NULL DEFAULT ''
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+DOCUMENT_FIELDS = (
+    "source, title, url, published_at, metadata, text, raw_hash, content_hash, signature,"
+    " band_keys, duplicate_of, duplicate_kind, n_chunks, n_tokens"
+)
+RETRYABLE = (errors.DeadlockDetected, errors.SerializationFailure)
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql://?"
+    host = parts.get("host") or "localhost"
+    port = f":{parts['port']}" if parts.get("port") else ""
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    return f"postgresql://{user}{host}{port}/{parts.get('dbname', '')}"
+
+
+def _iso(value: datetime | None, timespec: str = "auto") -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat(timespec=timespec)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+class PostgresStore:
+    """The store in a Postgres database with the pgvector extension (0.8 or newer)."""
+
+    def __init__(self, url: str, create: bool = True) -> None:
+        self.url = url
+        self.name = describe(url)
+        self._local = threading.local()
+        self._connections: list[psycopg.Connection] = []
+        self._lock = threading.Lock()
+        self._prepare_schema(create)
+
+    # -- connections and schema --------------------------------------------------------------
+
+    def _connect(self) -> psycopg.Connection:
+        try:
+            conn = psycopg.connect(self.url, autocommit=True)
+        except psycopg.OperationalError as err:
+            reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            raise StoreError(f"cannot connect to {self.name}: {reason}") from err
+        return conn
+
+    def _configure(self, conn: psycopg.Connection) -> None:
+        """Point the connection at the schema and the vector type, wherever it was installed."""
+        row = conn.execute(
+            "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'vector'"
+        ).fetchone()
+        path = [SCHEMA, "public"] + ([row[0]] if row and row[0] not in ("public",) else [])
+        conn.execute(
+            sql.SQL("SET search_path = {}").format(sql.SQL(", ").join(map(sql.Identifier, path)))
+        )
+        register_vector(conn)
+
+    @property
+    def db(self) -> psycopg.Connection:
+        conn = getattr(self._local, "connection", None)
+        if conn is None or conn.closed or conn.broken:
+            conn = self._connect()
+            self._configure(conn)
+            self._local.connection = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _prepare_schema(self, create: bool) -> None:
+        conn = self._connect()
+        try:
+            version = self._schema_version(conn)
+            if version is None and not create:
+                raise StoreError(f"no index at {self.name} yet: run `riverbed ingest PATH` first")
+            if version != SCHEMA_VERSION:
+                self._migrate(conn)
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _schema_version(conn: psycopg.Connection) -> int | None:
+        if conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.meta",)).fetchone()[0] is None:
+            return None
+        row = conn.execute(
+            sql.SQL("SELECT value FROM {}.meta WHERE key = 'schema_version'").format(
+                sql.Identifier(SCHEMA)
+            )
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self, conn: psycopg.Connection) -> None:
+        """Apply the migrations this database lacks, one writer at a time."""
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA))
+                )
+                self._configure(conn)
+                version = self._schema_version(conn) or 0
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"the index at {self.name} has schema version {version}, newer than this"
+                        f" riverbed's {SCHEMA_VERSION}: upgrade riverbed"
+                    )
+                for number in range(version + 1, SCHEMA_VERSION + 1):
+                    conn.execute(MIGRATIONS[number - 1])
+                    conn.execute(
+                        "INSERT INTO meta VALUES ('schema_version', %s)"
+                        " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                        (str(number),),
+                    )
+        except psycopg.errors.InsufficientPrivilege as err:
+            raise StoreError(f"cannot create the index at {self.name}: {err}") from err
+        except psycopg.errors.FeatureNotSupported as err:
+            raise StoreError(f"{self.name}: {err} (riverbed needs pgvector 0.8 or newer)") from err
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[psycopg.Connection]:
+        """A read-only transaction: every query inside sees the same committed state."""
+        conn = self.db
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield conn
+
+    def _retrying(self, work: Callable[[psycopg.Connection], T]) -> T:
+        """Run `work` in one transaction, again (after a pause) if it lost a deadlock."""
+        conn = self.db
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with conn.transaction():
+                    return work(conn)
+            except RETRYABLE as err:
+                if attempt == WRITE_ATTEMPTS:
+                    raise StoreError(f"{self.name}: gave up after {attempt} tries: {err}") from err
+                time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+        return row[0] if row else None
+
+    # -- the model ---------------------------------------------------------------------------
+
+    def model_id(self) -> str | None:
+        return self._meta("model_id")
+
+    def dim(self) -> int | None:
+        value = self._meta("dim")
+        return int(value) if value else None
+
+    def bind_model(self, model_id: str, dim: int) -> None:
+        """Record the model of an empty index (typing the vector column and indexing it)."""
+        recorded = self.model_id()
+        if recorded is None:
+            conn = self.db
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (BIND_LOCK,))
+                recorded = self._meta("model_id")
+                if recorded is None:
+                    conn.execute(
+                        "INSERT INTO meta VALUES ('model_id', %s), ('dim', %s)",
+                        (model_id, str(dim)),
+                    )
+                    conn.execute(
+                        sql.SQL("ALTER TABLE passages ALTER COLUMN vector TYPE vector({})").format(
+                            sql.Literal(int(dim))
+                        )
+                    )
+                    conn.execute(
+                        "CREATE INDEX passages_vector ON passages USING hnsw (vector vector_ip_ops)"
+                    )
+                    return
+        if recorded != model_id:
+            raise ModelMismatch(
+                f"this index was built with {recorded}, not {model_id}: use that model "
+                "(RIVERBED_MODEL) or another --store"
+            )
+
+    # -- questions the pipeline asks ---------------------------------------------------------
+
+    def document_states(self, doc_ids: Sequence[str]) -> dict[str, DocumentState]:
+        rows = self.db.execute(
+            "SELECT id, raw_hash, content_hash FROM documents WHERE id = ANY(%s)", (list(doc_ids),)
+        )
+        return {doc_id: DocumentState(raw, content) for doc_id, raw, content in rows}
+
+    def find_content(self, content_hashes: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for content, doc_id in self.db.execute(
+            "SELECT content_hash, id FROM documents WHERE content_hash = ANY(%s)"
+            " AND duplicate_of IS NULL ORDER BY pk DESC",
+            (list(content_hashes),),
+        ):
+            found[content] = doc_id  # the earliest document wins
+        return found
+
+    def near_candidates(self, band_keys: Sequence[int]) -> list[tuple[str, np.ndarray]]:
+        if not band_keys:
+            return []
+        rows = self.db.execute(
+            "SELECT id, signature FROM documents WHERE band_keys && %s::bigint[]"
+            " AND duplicate_of IS NULL AND signature IS NOT NULL ORDER BY pk",
+            (list(band_keys),),
+        )
+        return [(doc_id, np.frombuffer(sig, dtype=np.uint32)) for doc_id, sig in rows]
+
+    def known_passages(self, text_hashes: Sequence[str]) -> set[str]:
+        rows = self.db.execute(
+            "SELECT text_hash FROM passages WHERE text_hash = ANY(%s)", (list(text_hashes),)
+        )
+        return {row[0] for row in rows}
+
+    def sources_under(self, prefix: str) -> list[tuple[str, str]]:
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.db.execute(
+            "SELECT id, source FROM documents WHERE source LIKE %s ORDER BY pk", (pattern,)
+        )
+        return [(doc_id, source) for doc_id, source in rows]
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def write(self, batch: WriteBatch) -> None:
+        """Apply one micro-batch in one transaction: all of it lands, or none."""
+        if not batch.upserts and not batch.deletes:
+            return
+        self._retrying(lambda conn: self._write(conn, batch))
+
+    def _write(self, conn: psycopg.Connection, batch: WriteBatch) -> None:
+        chunks = [chunk for record in batch.upserts for chunk in record.chunks]
+        passage_ids, added = self._link_passages(conn, chunks)
+        doc_ids = sorted({*batch.deletes, *(r.document.id for r in batch.upserts)})
+        conn.execute(
+            "SELECT 1 FROM documents WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (doc_ids,)
+        )
+        touched: set[int] = set()
+        for doc_id in batch.deletes:
+            touched |= self._delete_document(conn, doc_id)
+        for record in batch.upserts:
+            touched |= self._upsert_document(conn, record, passage_ids)
+        removed = self._collect_orphans(conn, touched)
+        self._bump_generation(conn, added - removed)
+
+    def delete(self, doc_ids: Sequence[str]) -> int:
+        def work(conn: psycopg.Connection) -> int:
+            existing = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM documents WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                    (list(doc_ids),),
+                )
+            ]
+            touched: set[int] = set()
+            for doc_id in existing:
+                touched |= self._delete_document(conn, doc_id)
+            removed = self._collect_orphans(conn, touched)
+            self._bump_generation(conn, _Delta() - removed)
+            return len(existing)
+
+        return self._retrying(work)
+
+    def _link_passages(
+        self, conn: psycopg.Connection, chunks: list[Chunk]
+    ) -> tuple[dict[str, int], _Delta]:
+        """text hash -> passage id for every chunk, inserting new passages; each linked passage
+        stays locked against removal until commit. Raises MissingVectors for chunks without a
+        vector whose passage is gone."""
+        by_hash: dict[str, Chunk] = {}
+        for chunk in chunks:
+            if chunk.vector is not None or chunk.text_hash not in by_hash:
+                by_hash[chunk.text_hash] = chunk
+        hashes = sorted(by_hash)  # one lock order for every writer
+        found: dict[str, int] = {}
+        added = _Delta()
+        for _ in range(WRITE_ATTEMPTS):
+            new = [by_hash[h] for h in hashes if h not in found and by_hash[h].vector is not None]
+            if new:
+                for _pid, length in conn.execute(
+                    "INSERT INTO passages(text_hash, text, n_tokens, vector, sentences,"
+                    " sentence_vectors) SELECT * FROM unnest(%s::text[], %s::text[],"
+                    " %s::integer[], %s::vector[], %s::jsonb[], %s::bytea[])"
+                    " ON CONFLICT (text_hash) DO NOTHING RETURNING id, lexical_length",
+                    (
+                        [c.text_hash for c in new],
+                        [c.text for c in new],
+                        [c.n_tokens for c in new],
+                        [np.asarray(c.vector, dtype=np.float32) for c in new],
+                        [Jsonb([list(span) for span in c.sentences]) for c in new],
+                        [_float16(c.sentence_vectors) for c in new],
+                    ),
+                ):
+                    added.passages += 1
+                    added.tokens += length
+            missing = [h for h in hashes if h not in found]
+            for text_hash, pid in conn.execute(
+                "SELECT text_hash, id FROM passages WHERE text_hash = ANY(%s)"
+                " ORDER BY text_hash FOR KEY SHARE",
+                (missing,),
+            ):
+                found[text_hash] = pid
+            gone = {h for h in hashes if h not in found}
+            if not gone:
+                return found, added
+            unembedded = {h for h in gone if by_hash[h].vector is None}
+            if unembedded:
+                raise MissingVectors(unembedded)
+            # Inserted by another writer, then removed by a third before we could lock it: again.
+        raise StoreError(f"{self.name}: passages keep disappearing under this write; try again")
+
+    def _delete_document(self, conn: psycopg.Connection, doc_id: str) -> set[int]:
+        row = conn.execute("SELECT pk FROM documents WHERE id = %s", (doc_id,)).fetchone()
+        if row is None:
+            return set()
+        touched = {
+            r[0]
+            for r in conn.execute("DELETE FROM chunks WHERE doc_pk = %s RETURNING passage_id", row)
+        }
+        conn.execute("DELETE FROM documents WHERE pk = %s", row)
+        # Its duplicates lose their original: forget their hashes so the next ingest indexes them.
+        conn.execute(
+            "UPDATE documents SET raw_hash = '', content_hash = '', duplicate_of = NULL,"
+            " duplicate_kind = NULL WHERE duplicate_of = %s",
+            (doc_id,),
+        )
+        return touched
+
+    def _upsert_document(
+        self, conn: psycopg.Connection, record: DocumentRecord, passage_ids: dict[str, int]
+    ) -> set[int]:
+        doc = record.document
+        signature = None if record.signature is None else _uint32(record.signature)
+        fields = (
+            doc.source,
+            doc.title,
+            doc.url,
+            _utc(doc.published_at),
+            Jsonb(doc.metadata, dumps=_json),
+            doc.text,
+            record.raw_hash,
+            record.content_hash,
+            signature,
+            list(record.band_keys),
+            record.duplicate_of,
+            record.duplicate_kind,
+            len(record.chunks),
+            sum(c.n_tokens for c in record.chunks),
+        )
+        columns = DOCUMENT_FIELDS.split(", ")
+        updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns)
+        pk = conn.execute(
+            f"INSERT INTO documents(id, {DOCUMENT_FIELDS}) VALUES ({', '.join(['%s'] * 15)})"
+            f" ON CONFLICT (id) DO UPDATE SET {updates}, version = documents.version + 1,"
+            " updated_at = now() RETURNING pk",
+            (doc.id, *fields),
+        ).fetchone()[0]
+        touched = {
+            r[0]
+            for r in conn.execute(
+                "DELETE FROM chunks WHERE doc_pk = %s RETURNING passage_id", (pk,)
+            )
+        }
+        if record.chunks:
+            conn.execute(
+                'INSERT INTO chunks(doc_pk, ordinal, start, "end", passage_id) SELECT %s, *'
+                " FROM unnest(%s::integer[], %s::integer[], %s::integer[], %s::bigint[])",
+                (
+                    pk,
+                    [c.ordinal for c in record.chunks],
+                    [c.start for c in record.chunks],
+                    [c.end for c in record.chunks],
+                    [passage_ids[c.text_hash] for c in record.chunks],
+                ),
+            )
+        return touched
+
+    def _collect_orphans(self, conn: psycopg.Connection, touched: set[int]) -> _Delta:
+        """Remove passages that no chunk refers to any more. A passage another writer holds
+        (it is linking a chunk to it) is skipped: it will not be an orphan when that commits."""
+        removed = _Delta()
+        if not touched:
+            return removed
+        locked = [
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM passages WHERE id = ANY(%s) ORDER BY id FOR UPDATE SKIP LOCKED",
+                (sorted(touched),),
+            )
+        ]
+        if locked:
+            for (length,) in conn.execute(
+                "DELETE FROM passages p WHERE p.id = ANY(%s)"
+                " AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.passage_id = p.id)"
+                " RETURNING lexical_length",
+                (locked,),
+            ):
+                removed.passages += 1
+                removed.tokens += length
+        return removed
+
+    def _bump_generation(self, conn: psycopg.Connection, delta: _Delta) -> None:
+        """Last statement of every write: the one row all writers share is held only briefly."""
+        conn.execute(
+            "UPDATE state SET generation = generation + 1, passages = passages + %s,"
+            " lexical_tokens = lexical_tokens + %s",
+            (delta.passages, delta.tokens),
+        )
+
+    # -- search ------------------------------------------------------------------------------
+
+    def generation(self) -> int:
+        return int(self.db.execute("SELECT generation FROM state").fetchone()[0])
+
+    def dense_search(
+        self, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> list[tuple[int, float]]:
+        if k <= 0 or self.dim() is None:
+            return []
+        allowed, params = _allowed_sql(filters)
+        where = f"WHERE id IN ({allowed})" if allowed else ""
+        query = np.asarray(vector, dtype=np.float32)
+        conn = self.db
+        with conn.transaction():
+            # The HNSW scan yields at most ef_search rows; with a filter it keeps scanning
+            # (pgvector's iterative scan) until k rows pass or its tuple budget runs out.
+            conn.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true),"
+                " set_config('hnsw.iterative_scan', 'strict_order', true)",
+                (str(min(1000, max(100, 2 * k))),),
+            )
+            rows = conn.execute(
+                f"SELECT id, -(vector <#> %s) FROM passages {where}"
+                " ORDER BY vector <#> %s, id LIMIT %s",
+                (query, *params, query, k),
+            ).fetchall()
+        return [(int(pid), float(score)) for pid, score in rows]
+
+    def lexical_search(
+        self, terms: Sequence[str], k: int, filters: Filters | None = None
+    ) -> list[tuple[int, float]]:
+        """BM25 (FTS5's formula and constants) over Postgres's English full-text index.
+
+        A passage's frequency of a term comes from `ts_rank_cd` with unit weights (its number
+        of occurrences); document frequencies are counted over the whole index, filters apply
+        to which passages are returned.
+        """
+        if not terms or k <= 0:
+            return []
+        allowed, params = _allowed_sql(filters)
+        keep = f"AND m.id IN ({allowed})" if allowed else ""
+        rows = self.db.execute(
+            f"""
+            WITH terms AS (
+                SELECT q.query FROM unnest(%s::text[]) AS t(term),
+                    LATERAL plainto_tsquery('{TEXT_SEARCH}', t.term) AS q(query)
+                WHERE numnode(q.query) > 0
+            ), matches AS (
+                SELECT p.id, p.lexical_length AS length, t.query,
+                    ts_rank_cd('{{1,1,1,1}}', p.tsv, t.query) AS tf,
+                    count(*) OVER (PARTITION BY t.query) AS df
+                FROM terms t JOIN passages p ON p.tsv @@ t.query
+            )
+            SELECT m.id, sum(
+                greatest(ln((s.passages - m.df + 0.5) / (m.df + 0.5)), 1e-6)
+                * m.tf * ({BM25_K1} + 1)
+                / (m.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * m.length
+                    / greatest(s.lexical_tokens::float8 / greatest(s.passages, 1), 1)))
+            ) AS score
+            FROM matches m CROSS JOIN state s
+            WHERE true {keep}
+            GROUP BY m.id ORDER BY score DESC, m.id LIMIT %s
+            """,
+            (list(terms), *params, k),
+        ).fetchall()
+        return [(int(pid), float(score)) for pid, score in rows]
+
+    def term_document_counts(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        with self._snapshot() as conn:
+            counts = {
+                term: int(count)
+                for term, count in conn.execute(
+                    f"""
+                    SELECT t.term, CASE WHEN numnode(q.query) = 0 THEN 0 ELSE
+                        (SELECT count(*) FROM passages p WHERE p.tsv @@ q.query) END
+                    FROM unnest(%s::text[]) AS t(term),
+                        LATERAL plainto_tsquery('{TEXT_SEARCH}', t.term) AS q(query)
+                    """,
+                    (list(terms),),
+                )
+            }
+            total = int(conn.execute("SELECT passages FROM state").fetchone()[0])
+        return counts, total
+
+    def passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]:
+        ids = list(dict.fromkeys(int(pid) for pid in passage_ids))
+        if not ids:
+            return {}
+        found: dict[int, StoredPassage] = {}
+        with self._snapshot() as conn:
+            occurrences: dict[int, list[tuple]] = {}
+            for row in conn.execute(
+                'SELECT c.passage_id, c.start, c."end", d.id, d.source, d.title, d.url,'
+                " d.published_at, d.metadata FROM chunks c JOIN documents d ON d.pk = c.doc_pk"
+                " WHERE c.passage_id = ANY(%s) ORDER BY d.pk, c.ordinal",
+                (ids,),
+            ):
+                occurrences.setdefault(row[0], []).append(row[1:])
+            doc_ids = list({occ[2] for occs in occurrences.values() for occ in occs})
+            copies: dict[str, list[str]] = {}
+            for original, source in conn.execute(
+                "SELECT duplicate_of, source FROM documents WHERE duplicate_of = ANY(%s)"
+                " ORDER BY pk",
+                (doc_ids,),
+            ):
+                copies.setdefault(original, []).append(source)
+            for pid, text, sentences, sentence_blob, vector in conn.execute(
+                "SELECT id, text, sentences, sentence_vectors, vector FROM passages"
+                " WHERE id = ANY(%s)",
+                (ids,),
+            ):
+                occs = occurrences.get(pid)
+                if not occs:
+                    continue
+                start, end, doc_id, source, title, url, published, metadata = occs[0]
+                also_in = [occ[3] for occ in occs[1:]] + copies.get(doc_id, [])
+                for occ in occs[1:]:
+                    also_in += copies.get(occ[2], [])
+                spans = [tuple(span) for span in sentences]
+                found[pid] = StoredPassage(
+                    passage_id=pid,
+                    text=text,
+                    doc_id=doc_id,
+                    source=source,
+                    title=title,
+                    start=start,
+                    end=end,
+                    url=url,
+                    published_at=_iso(published),
+                    metadata=metadata,
+                    sentences=spans,
+                    sentence_vectors=np.frombuffer(sentence_blob, dtype=np.float16)
+                    .reshape(len(spans), -1)
+                    .astype(np.float32),
+                    vector=vector.to_numpy().astype(np.float32),
+                    also_in=list(dict.fromkeys(s for s in also_in if s != source)),
+                )
+        return found
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT id, source, title, url, published_at, metadata, text, duplicate_of,"
+            " duplicate_kind, n_chunks, n_tokens, version, ingested_at, updated_at"
+            " FROM documents WHERE id = %s",
+            (doc_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        keys = (
+            "id",
+            "source",
+            "title",
+            "url",
+            "published_at",
+            "metadata",
+            "text",
+            "duplicate_of",
+            "duplicate_kind",
+            "chunks",
+            "tokens",
+            "version",
+            "ingested_at",
+            "updated_at",
+        )
+        document = dict(zip(keys, row, strict=True))
+        document["published_at"] = _iso(document["published_at"])
+        for key in ("ingested_at", "updated_at"):
+            document[key] = _iso(document[key], "seconds")
+        return document
+
+    def stats(self) -> dict[str, Any]:
+        with self._snapshot() as conn:
+            row = conn.execute(
+                """
+                SELECT
+                    (SELECT count(*) FROM documents WHERE duplicate_of IS NULL),
+                    (SELECT count(*) FROM documents WHERE duplicate_kind = 'exact'),
+                    (SELECT count(*) FROM documents WHERE duplicate_kind = 'near'),
+                    (SELECT count(*) FROM chunks),
+                    (SELECT count(*) FROM passages),
+                    (SELECT coalesce(sum(n_tokens), 0) FROM passages),
+                    (SELECT generation FROM state),
+                    (SELECT max(updated_at) FROM documents),
+                    (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
+                        WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r'),
+                    (SELECT value FROM meta WHERE key = 'model_id')
+                """,
+                (SCHEMA,),
+            ).fetchone()
+        return {
+            "store": f"postgres:{self.name}",
+            "model": row[9],
+            "documents": row[0],
+            "duplicates": row[1],
+            "near_duplicates": row[2],
+            "chunks": row[3],
+            "passages": row[4],
+            "tokens": int(row[5]),
+            "generation": row[6],
+            "last_ingest": _iso(row[7], "seconds"),
+            "bytes": int(row[8] or 0),
+        }
+
+    def check(self) -> list[str]:
+        """Consistency problems, one line each (none: []); see postgres_check.py."""
+        from index.store.postgres_check import check_store
+
+        return check_store(self)
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def start_run(self, job: str) -> int:
+        row = self.db.execute(
+            "INSERT INTO runs(job, status) VALUES (%s, 'running') RETURNING id", (job,)
+        ).fetchone()
+        return int(row[0])
+
+    def finish_run(self, run_id: int, status: str, report: dict[str, Any], error: str = "") -> None:
+        self.db.execute(
+            "UPDATE runs SET ended_at = now(), status = %s, report = %s, error = %s WHERE id = %s",
+            (status, Jsonb(report, dumps=_json), error, run_id),
+        )
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT id, job, started_at, ended_at, status, report, error FROM runs"
+            " ORDER BY id DESC LIMIT %s",
+            (limit,),
+        ).fetchall()
+        keys = ("id", "job", "started_at", "ended_at", "status", "report", "error")
+        runs = [dict(zip(keys, row, strict=True)) for row in rows]
+        for run in runs:
+            run["started_at"] = _iso(run["started_at"], "seconds")
+            run["ended_at"] = _iso(run["ended_at"], "seconds")
+        return runs
+
+
+class _Delta:
+    """Passages (and their lexical tokens) a transaction added or removed: the BM25 statistics."""
+
+    __slots__ = ("passages", "tokens")
+
+    def __init__(self, passages: int = 0, tokens: int = 0) -> None:
+        self.passages = passages
+        self.tokens = tokens
+
+    def __sub__(self, other: _Delta) -> _Delta:
+        return _Delta(self.passages - other.passages, self.tokens - other.tokens)
+
+
+def _allowed_sql(filters: Filters | None) -> tuple[str, list[Any]]:
+    """A subquery of the passage ids of documents that pass the filters ('' when unfiltered);
+    a duplicate that passes lets its original's passages through, as in the embedded store."""
+    if filters is None or filters.is_empty():
+        return "", []
+    conditions: list[str] = []
+    params: list[Any] = []
+    if filters.doc_ids:
+        conditions.append("d.id = ANY(%s)")
+        params.append(list(filters.doc_ids))
+    if filters.sources:
+        conditions.append("d.source = ANY(%s)")
+        params.append(list(filters.sources))
+    for key, value in (filters.metadata or {}).items():
+        conditions.append("d.metadata ->> %s = %s")
+        params += [key, str(value)]
+    if filters.published_after:
+        conditions.append("d.published_at >= %s")
+        params.append(_utc(filters.published_after))
+    if filters.published_before:
+        conditions.append("d.published_at <= %s")
+        params.append(_utc(filters.published_before))
+    where = " AND ".join(conditions)
+    subquery = (
+        "SELECT c.passage_id FROM chunks c JOIN documents d ON d.pk = c.doc_pk"
+        f" WHERE ({where}) OR d.id IN (SELECT d.duplicate_of FROM documents d WHERE {where})"
+    )
+    return subquery, params + params
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def _float16(array: np.ndarray | None) -> bytes:
+    if array is None:
+        raise StoreError("a new passage came without its sentence vectors")
+    return np.ascontiguousarray(array, dtype=np.float16).tobytes()
+
+
+def _uint32(array: np.ndarray) -> bytes:
+    return np.ascontiguousarray(array, dtype=np.uint32).tobytes()
