@@ -11,10 +11,11 @@ BIN := $(VENV)/bin
 QUIET_PIP := 2>&1 | { grep -v -e 'is ignored: it is neither a file nor a directory' || true; }
 QUESTION ?= what did Zelensky ask of NATO
 
-.PHONY: help install demo test bench lint clean
+.PHONY: help install demo demo-postgres test bench lint clean
 
 help:
 	@echo "make demo     install, ingest seeds/, answer the Zelensky question"
+	@echo "make demo-postgres  the demo against a throwaway local Postgres (pgvector)"
 	@echo "make test     install, run the test suite"
 	@echo "make bench    install, run the benchmarks (figures in bench/results/)"
 	@echo "make lint     ruff check and format check"
@@ -35,6 +36,9 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/riverbed ingest seeds/
 	$(BIN)/riverbed ask "$(QUESTION)" -k 3
+
+demo-postgres: install
+	$(BIN)/python -m pipeline.pgdemo "$(QUESTION)"
 
 test: install
 	$(BIN)/pytest -q
