@@ -1,22 +1,33 @@
-"""Fusing ranked lists from different retrievers: weighted reciprocal rank fusion.
+"""Fusing retrieval signals: a weighted sum of min-max normalised scores over the candidate pool.
 
-RRF uses ranks, not scores, so BM25's unbounded scores and cosine similarities need no
-calibration. Scores are scaled so that a passage ranked first by every retriever scores 1.0.
+Each signal is scaled to [0, 1] across the candidates of one question, so BM25's unbounded
+scores and cosine similarities add up without calibration; a candidate that a signal did not
+score gets that signal's minimum. The weights are settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 
-def reciprocal_rank_fusion(
-    rankings: Sequence[tuple[Sequence[tuple[int, float]], float]], k: int = 60
+def normalise(scores: Mapping[int, float]) -> dict[int, float]:
+    if not scores:
+        return {}
+    low, high = min(scores.values()), max(scores.values())
+    span = high - low
+    return {key: (value - low) / span if span > 0 else 1.0 for key, value in scores.items()}
+
+
+def convex_fusion(
+    signals: Mapping[str, Mapping[int, float]], weights: Mapping[str, float]
 ) -> list[tuple[int, float]]:
-    """`rankings` is [(ranked (id, score) list, weight)]; returns (id, fused score), best first."""
+    """(id, fused score in [0, 1]) best first; ties broken by id for a stable order."""
+    total = sum(weights[name] for name in signals) or 1.0
     fused: dict[int, float] = {}
-    for ranked, weight in rankings:
-        for rank, (item, _score) in enumerate(ranked, start=1):
-            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
-    best_possible = sum(weight for _, weight in rankings) / (k + 1) or 1.0
-    ordered = sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
-    return [(item, score / best_possible) for item, score in ordered]
+    for name, scores in signals.items():
+        for key, value in normalise(scores).items():
+            fused[key] = fused.get(key, 0.0) + weights[name] * value / total
+    for name in signals:  # make sure every candidate appears
+        for key in signals[name]:
+            fused.setdefault(key, 0.0)
+    return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))

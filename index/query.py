@@ -1,7 +1,15 @@
-"""Search above the store: retrieve, fuse, pick answer sentences, fold results that say the same.
+"""Search above the store: gather candidates, score them on four signals, fuse, fold.
 
-The same logic serves every store: a store only answers dense and lexical top-n lists and reads
-passages back.
+1. Candidates: the top passages by dense similarity (the store's vector index) and by BM25 (its
+   lexical index), as the mode asks.
+2. Signals per candidate: passage cosine (dense), its best sentence's cosine (sentence), BM25
+   (lexical) and its best sentence's share of the question's terms (coverage); see answer.py.
+   Mode dense uses the first two, lexical the last two, hybrid all four.
+3. Fusion: a weighted sum of the normalised signals (fusion.py); weights are settings.
+4. Folding: results that say the same become one, with the others' sources in `also_in`.
+
+The same logic serves every store: a store only answers dense and lexical top-n lists, term
+counts, and reads passages back.
 """
 
 from __future__ import annotations
@@ -9,10 +17,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from index.answer import best_sentence
+from index.answer import TermMatcher, best_sentence, idf
 from index.encoder import Encoder
 from index.fold import Candidate, fold
-from index.fusion import reciprocal_rank_fusion
+from index.fusion import convex_fusion
 from index.lexical import query_terms
 from index.models import Answer, Filters, Passage
 from index.settings import Settings
@@ -20,6 +28,11 @@ from index.store.base import Store
 
 Mode = Literal["dense", "lexical", "hybrid"]
 MODES: tuple[Mode, ...] = ("dense", "lexical", "hybrid")
+SIGNALS: dict[str, tuple[str, ...]] = {
+    "dense": ("dense", "sentence"),
+    "lexical": ("lexical", "coverage"),
+    "hybrid": ("dense", "sentence", "lexical", "coverage"),
+}
 
 
 def search(
@@ -31,7 +44,10 @@ def search(
     mode: Mode | None = None,
     filters: Filters | None = None,
 ) -> list[Passage]:
-    """The top `k` distinct passages for `question`, best first."""
+    """The top `k` distinct passages for `question`, best first.
+
+    `encoder` may be None in lexical mode; answers are then chosen on term coverage alone.
+    """
     mode = mode or settings.mode
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -40,27 +56,45 @@ def search(
     question = question.strip()
     if not question:
         raise ValueError("the question is empty")
+    if encoder is None and mode != "lexical":
+        raise ValueError(f"{mode} search needs the model")
+
     terms = query_terms(question)
     query_vector = encoder.embed_queries([question])[0] if encoder is not None else None
-    depth = max(settings.candidates, 4 * k)
-    rankings = []
-    if mode in ("dense", "hybrid") and query_vector is not None:
-        rankings.append((store.dense_search(query_vector, depth, filters), settings.dense_weight))
-    if mode in ("lexical", "hybrid"):
-        rankings.append((store.lexical_search(terms, depth, filters), settings.lexical_weight))
-    if len(rankings) == 1:
-        fused = list(rankings[0][0])
-    else:
-        fused = reciprocal_rank_fusion(rankings, k=settings.rrf_k)
-    shortlist = fused[: max(3 * k, 10)]
-    stored = store.passages(pid for pid, _ in shortlist)
-    candidates = []
-    for pid, score in shortlist:
-        passage = stored.get(pid)
-        if passage is None:
-            continue  # removed since the ranking was made
-        row = best_sentence(query_vector, passage, terms)[0] if query_vector is not None else -1
-        candidates.append(Candidate(passage, score, row))
+    depth = max(settings.candidates, 2 * k)
+    dense = store.dense_search(query_vector, depth, filters) if mode != "lexical" else []
+    lexical = dict(store.lexical_search(terms, depth, filters)) if mode != "dense" else {}
+    pool = store.passages([pid for pid, _ in dense] + list(lexical))
+    if not pool:
+        return []
+
+    counts, total = store.term_document_counts(terms)
+    matcher = TermMatcher(terms, {term: idf(count, total) for term, count in counts.items()})
+    weights = {
+        "dense": settings.dense_weight,
+        "sentence": settings.sentence_weight,
+        "lexical": settings.lexical_weight,
+        "coverage": settings.coverage_weight,
+    }
+    evidence = {
+        pid: best_sentence(
+            passage,
+            query_vector,
+            matcher,
+            meaning_weight=weights["sentence"] if mode != "lexical" else 0.0,
+            coverage_weight=weights["coverage"] if mode != "dense" else 0.0,
+        )
+        for pid, passage in pool.items()
+    }
+    available = {
+        "dense": lambda: {pid: float(p.vector @ query_vector) for pid, p in pool.items()},
+        "sentence": lambda: {pid: e.meaning for pid, e in evidence.items()},
+        "lexical": lambda: {pid: score for pid, score in lexical.items() if pid in pool},
+        "coverage": lambda: {pid: e.coverage for pid, e in evidence.items()},
+    }
+    signals = {name: available[name]() for name in SIGNALS[mode]}
+    ranked = convex_fusion(signals, weights)
+    candidates = [Candidate(pool[pid], score, evidence[pid].row) for pid, score in ranked]
     return [to_passage(c) for c in fold(candidates, k, settings.fold_overlap)]
 
 

@@ -48,10 +48,13 @@ class Settings(BaseSettings):
 
     # Search
     mode: Literal["dense", "lexical", "hybrid"] = "hybrid"
-    dense_weight: float = Field(1.0, ge=0.0)
-    lexical_weight: float = Field(1.0, ge=0.0)
-    rrf_k: int = Field(60, ge=1)
-    candidates: int = Field(50, ge=1, description="Candidates per retriever before fusion.")
+    dense_weight: float = Field(0.1, ge=0.0, description="Passage cosine similarity.")
+    sentence_weight: float = Field(0.3, ge=0.0, description="Best sentence's cosine similarity.")
+    lexical_weight: float = Field(0.3, ge=0.0, description="Passage BM25.")
+    coverage_weight: float = Field(
+        0.3, ge=0.0, description="Best sentence's IDF-weighted share of the question's terms."
+    )
+    candidates: int = Field(40, ge=1, description="Candidates per retriever before fusion.")
     fold_overlap: float = Field(
         0.25, gt=0.0, le=1.0, description="Share of wording two passages need to be one result."
     )

@@ -72,6 +72,9 @@ class Store(Protocol):
         self, terms: Sequence[str], k: int, filters: Filters | None = None
     ) -> list[tuple[int, float]]: ...
 
+    def term_document_counts(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """How many passages match each term lexically, and how many passages there are."""
+
     def passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]: ...
 
     def document(self, doc_id: str) -> dict[str, Any] | None: ...
