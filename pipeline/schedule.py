@@ -191,7 +191,7 @@ class JobRunner:
                 job=job.name,
                 stop=self.stop,
                 encoder_factory=self.encoder_factory,
-                **self._prune(job),
+                prune=[path for path in job.paths if path.is_dir()] if job.prune else (),
             )
         except (StoreError, ModelNotFound, OSError, ValueError) as err:
             error = str(err) or type(err).__name__
@@ -203,17 +203,6 @@ class JobRunner:
         status = run_status(report, interrupted=self.stop.is_set())
         log.info("%s: run %s in %.1fs: %s", job.name, status, report.seconds, summary(report))
         return RunOutcome(job.name, status, report)
-
-    @staticmethod
-    def _prune(job: Job) -> dict[str, bool]:
-        """`prune` is passed on when the ingestion in this tree supports it."""
-        import inspect
-
-        if job.prune and "prune" in inspect.signature(ingest_into).parameters:
-            return {"prune": True}
-        if job.prune:
-            log.warning("%s: prune is not supported by this ingestion yet; ignored", job.name)
-        return {}
 
 
 @contextmanager

@@ -186,6 +186,25 @@ def test_once_runs_every_job_and_its_exit_status_says_how_they_went(
     assert all(run["started_at"] <= run["ended_at"] for run in history)
 
 
+def test_a_pruning_job_removes_documents_whose_files_are_gone(
+    tmp_path: Path, fake_model: None
+) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for number in range(3):
+        (notes / f"note-{number}.txt").write_text(note(number))
+    args = ["--data-dir", str(tmp_path / "data"), "schedule", "--once", "--prune", str(notes)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    (notes / "note-1.txt").unlink()
+    assert CliRunner().invoke(main, args).exit_code == 0
+
+    latest = runs_json(tmp_path / "data")[0]
+    assert latest["report"]["deleted"] == 1 and latest["report"]["unchanged"] == 2
+    with Index.open(tmp_path / "data") as index:
+        assert index.document(str((notes / "note-1.txt").resolve())) is None
+        assert index.document(str((notes / "note-2.txt").resolve())) is not None
+
+
 # -- the scheduler process -------------------------------------------------------------------------
 
 
