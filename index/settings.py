@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, ge=1)
 
     # Chunking
-    chunk_tokens: int = Field(200, ge=16, description="Target passage size in model tokens.")
+    chunk_tokens: int = Field(250, ge=16, description="Target passage size in model tokens.")
     chunk_overlap_tokens: int = Field(
         32, ge=0, description="Sentences carried into the next chunk."
     )

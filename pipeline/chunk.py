@@ -44,7 +44,7 @@ class Chunker:
     def __init__(
         self,
         tokenizer: Tokenizer,
-        chunk_tokens: int = 200,
+        chunk_tokens: int = 250,
         overlap_tokens: int = 32,
         max_tokens: int = 256,
         language: str = "en",
