@@ -27,7 +27,8 @@ from pipeline.report import RunReport
 
 T = TypeVar("T")
 
-SAVE_VECTORS_EVERY = 30.0  # seconds between FAISS snapshots during a long run
+SAVE_VECTORS_EVERY = 30.0  # seconds between FAISS snapshots during a long run…
+SAVE_VECTORS_SHARE = 0.1  # …and at most this share of the time spent writing them
 MISSING_VECTORS_RETRIES = 3
 DELETES_PER_BATCH = 500
 
@@ -76,6 +77,7 @@ class Runner:
         self.on_batch = on_batch
         self.stop = stop or threading.Event()
         self._last_save = time.perf_counter()
+        self._save_seconds = 0.0
 
     def run(self, documents: Iterable[Document]) -> RunReport:
         """Feed every document, then save the vector file once more."""
@@ -94,7 +96,8 @@ class Runner:
             self.process(batch)
             if self.on_batch:
                 self.on_batch(self.report)
-            if time.perf_counter() - self._last_save > SAVE_VECTORS_EVERY:
+            pause = max(SAVE_VECTORS_EVERY, self._save_seconds / SAVE_VECTORS_SHARE)
+            if time.perf_counter() - self._last_save > pause:
                 self.save_vectors()
             if self.stop.is_set():
                 break
@@ -110,10 +113,12 @@ class Runner:
 
     def save_vectors(self) -> None:
         """Snapshot the vector index beside the catalog, for stores that keep one."""
+        started = time.perf_counter()
         save = getattr(self.store, "save_vectors", None)
         if save is not None and self.store.model_id() is not None:
             save()
         self._last_save = time.perf_counter()
+        self._save_seconds = self._last_save - started
 
     def _write(self, batch: WriteBatch) -> None:
         """Write the batch; if passages it links to were removed meanwhile by another writer

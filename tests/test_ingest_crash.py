@@ -14,11 +14,14 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import faiss
+import numpy as np
 import pytest
 
 from index import Index
 from index.settings import Settings
 from index.store import sqlite_faiss
+from index.store.faiss_vectors import write_streamed
 from index.store.sqlite_faiss import SqliteFaissStore
 from pipeline import ingest
 from tests.fake_ingest import install
@@ -201,3 +204,18 @@ def test_check_reports_what_is_broken(two_parts: tuple[Path, Path, Path]) -> Non
     assert "FTS index does not match" in problems
     assert "change log entries are ahead of the catalog generation" in problems
     assert "vector file (generation" in problems and "is ahead of the catalog" in problems
+
+
+def test_a_vector_file_written_page_by_page_is_the_one_faiss_writes(tmp_path: Path) -> None:
+    """An ingest writes the vector file from the catalog without holding the index in memory;
+    the file must be byte for byte what FAISS itself writes, or readers could not load it."""
+    rng = np.random.default_rng(0)
+    vectors = rng.random((1000, 384), dtype=np.float32)
+    ids = np.arange(5, 3005, 3, dtype=np.int64)
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(384))
+    index.add_with_ids(vectors, ids)
+    faiss.write_index(index, str(tmp_path / "reference.bin"))
+    pages = ((ids[i : i + 300], vectors[i : i + 300]) for i in range(0, 1000, 300))
+    written = write_streamed(tmp_path, 7, 384, 1000, pages)
+    assert written.name == "vectors-000000000007.faiss"
+    assert written.read_bytes() == (tmp_path / "reference.bin").read_bytes()

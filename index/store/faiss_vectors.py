@@ -4,12 +4,15 @@ The catalog holds every passage vector and a log of which passage ids changed at
 generation. This file keeps a FAISS index in step with it: on open it loads the newest saved file
 (`vectors-<generation>.faiss`, written to a temporary name and renamed, so a crash never leaves a
 torn file) and replays the changes logged since; a missing or unreadable file is rebuilt.
+A process that only writes never needs the index in memory: `write_streamed` writes the same
+file from the catalog page by page.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import struct
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -104,22 +107,68 @@ class FaissVectors:
     def save(self) -> Path:
         """Write the index for its generation atomically, then drop older files."""
         with self.lock:
-            target = self.directory / f"vectors-{self.generation:012d}.faiss"
-            if not target.exists():
-                handle, temporary = tempfile.mkstemp(dir=self.directory, suffix=".faiss.tmp")
-                os.close(handle)
-                try:
-                    faiss.write_index(self.index, temporary)
-                    os.replace(temporary, target)
-                finally:
-                    Path(temporary).unlink(missing_ok=True)
-            for generation, path in self._saved_files():
-                if generation < self.generation:
-                    path.unlink(missing_ok=True)
-            for stale in self.directory.glob("*.faiss.tmp"):
-                stale.unlink(missing_ok=True)
-            return target
+            return _publish(
+                self.directory, self.generation, lambda path: faiss.write_index(self.index, path)
+            )
 
     @property
     def count(self) -> int:
         return int(self.index.ntotal)
+
+
+def write_streamed(
+    directory: Path,
+    generation: int,
+    dim: int,
+    count: int,
+    pages: Iterable[tuple[np.ndarray, np.ndarray]],
+) -> Path:
+    """Write the vector file of `generation` from `count` vectors given as (ids, vectors) pages,
+    holding one page at a time.
+
+    The bytes are those `faiss.write_index` writes for an IndexIDMap2 over an IndexFlatIP (a
+    test holds them equal): the two headers, the vectors, then the ids.
+    """
+    header = struct.pack("<iqqq?i", dim, count, 1 << 20, 1 << 20, True, faiss.METRIC_INNER_PRODUCT)
+    prefix = b"IxM2" + header + b"IxFI" + header + struct.pack("<Q", count * dim)
+    ids_at = len(prefix) + count * dim * 4 + 8
+
+    def write(path: str) -> None:
+        written = 0
+        with open(path, "r+b") as handle:
+            handle.write(prefix)
+            handle.seek(ids_at - 8)
+            handle.write(struct.pack("<Q", count))
+            for ids, vectors in pages:
+                if written + len(ids) > count:
+                    break
+                handle.seek(len(prefix) + written * dim * 4)
+                handle.write(np.ascontiguousarray(vectors, dtype="<f4").tobytes())
+                handle.seek(ids_at + written * 8)
+                handle.write(np.ascontiguousarray(ids, dtype="<i8").tobytes())
+                written += len(ids)
+        if written != count:
+            raise RuntimeError(f"expected {count} vectors, got {written} or more")
+
+    return _publish(directory, generation, write)
+
+
+def _publish(directory: Path, generation: int, write: Callable[[str], None]) -> Path:
+    """Write `vectors-<generation>.faiss` through a temporary file renamed into place, then
+    drop older files and temporaries left by a crash."""
+    target = directory / f"vectors-{generation:012d}.faiss"
+    if not target.exists():
+        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".faiss.tmp")
+        os.close(handle)
+        try:
+            write(temporary)
+            os.replace(temporary, target)
+        finally:
+            Path(temporary).unlink(missing_ok=True)
+    for path in directory.glob("vectors-*.faiss"):
+        match = _FILE.match(path.name)
+        if match and int(match.group(1)) < generation:
+            path.unlink(missing_ok=True)
+    for stale in directory.glob("*.faiss.tmp"):
+        stale.unlink(missing_ok=True)
+    return target

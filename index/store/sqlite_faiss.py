@@ -24,7 +24,7 @@ from index.lexical import fts5_match
 from index.models import Filters
 from index.records import DocumentRecord, DocumentState, StoredPassage, WriteBatch
 from index.store.base import MissingVectors, ModelMismatch, StoreError, WriterBusy
-from index.store.faiss_vectors import FaissVectors
+from index.store.faiss_vectors import FaissVectors, write_streamed
 
 SCHEMA_VERSION = 1
 CATALOG = "catalog.sqlite"
@@ -473,13 +473,31 @@ class SqliteFaissStore:
         return vectors
 
     def save_vectors(self) -> None:
-        """Persist the FAISS file (writer only) and trim the change log it no longer needs."""
-        vectors = self.vectors()
-        vectors.save()
-        floor = max(0, vectors.generation - CHANGE_LOG_KEEP)
+        """Persist the FAISS file (writer only) and trim the change log it no longer needs.
+
+        A process that has not searched holds no FAISS index and does not load one: it writes
+        the file from the catalog page by page, so an ingest's memory does not grow with the
+        index."""
+        if self._vectors is not None:
+            vectors = self.vectors()
+            vectors.save()
+            generation = vectors.generation
+        else:
+            generation = self._write_vectors_from_catalog()
+        floor = max(0, generation - CHANGE_LOG_KEEP)
         with self._transaction() as db:
             db.execute("DELETE FROM changes WHERE generation <= ?", (floor,))
             db.execute("UPDATE meta SET value = ? WHERE key = 'changes_floor'", (str(floor),))
+
+    def _write_vectors_from_catalog(self) -> int:
+        dim = self.dim()
+        if dim is None:
+            raise StoreError("the index is empty: run `riverbed ingest PATH` first")
+        with self._snapshot() as db:
+            generation = self.generation()
+            count = db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+            write_streamed(self.data_dir, generation, dim, count, self._all_vectors())
+        return generation
 
     def check(self) -> list[str]:
         """Consistency problems between catalog, FTS and FAISS, one line each (none: [])."""
