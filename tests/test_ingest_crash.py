@@ -111,6 +111,11 @@ def test_kill_9_leaves_a_consistent_index_and_a_rerun_completes_it(
     assert _problems(data) == []
     assert _stats(data) == clean_stats
     assert _finds_itself(data, CORPUS_SIZE - 1)
+    store = SqliteFaissStore(data, create=False)
+    try:
+        assert [run["status"] for run in store.runs()] == ["ok", "crashed"]
+    finally:
+        store.close()
 
 
 @pytest.fixture

@@ -192,6 +192,11 @@ class SqliteFaissStore:
                 f"another ingest is writing to {self.data_dir}; wait for it or pass --wait"
             ) from err
         self._writer_lock = lock
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = 'crashed', error = 'the process ended before the run"
+                " did; the batches it committed are kept' WHERE status = 'running'"
+            )
 
     def release_writer(self) -> None:
         if self._writer_lock is not None:
