@@ -183,7 +183,11 @@ class SqliteFaissStore:
     # -- the writer lock -----------------------------------------------------------------------
 
     def acquire_writer(self, wait: bool = False) -> None:
-        """Become the one writer of this data dir, or fail with a clear message."""
+        """Become the one writer of this data dir, or fail with a clear message.
+
+        Runs are only started by the writer, so a run still marked running now belongs to a
+        process that died (killed, out of memory): it is marked crashed.
+        """
         lock = FileLock(self.data_dir / "writer.lock")
         try:
             lock.acquire(timeout=-1 if wait else 0)
