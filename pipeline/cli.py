@@ -143,6 +143,15 @@ def print_report(report: Any, as_json: bool) -> None:
 @click.option(
     "--watch", is_flag=True, help="Keep ingesting the folders' changes until interrupted."
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Run the stages here, or on Ray (pip install 'riverbed[scale]').",
+)
+@click.option("--ray-address", metavar="ADDR", help="Ray cluster [default: start a local one].")
+@click.option("--workers", type=click.IntRange(1), help="Ray embedding actors [default: 1/CPU].")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
 @click.pass_context
 @friendly_errors
@@ -154,6 +163,9 @@ def ingest(
     wait: bool,
     prune: bool,
     watch: bool,
+    engine: str,
+    ray_address: str | None,
+    workers: int | None,
     as_json: bool,
 ) -> None:
     """Ingest files and folders (.txt .md .html .json .jsonl); `-` reads JSONL from stdin.
@@ -165,6 +177,7 @@ def ingest(
       riverbed ingest seeds/ notes/ --exclude 'drafts/*'
       cat docs.jsonl | riverbed ingest -
       riverbed ingest --watch --prune notes/
+      riverbed --store postgresql://host/db ingest --engine ray --ray-address auto corpus/
     """
     from pipeline.ingestion import ingest as run_ingest
     from pipeline.report import RunReport
@@ -174,6 +187,7 @@ def ingest(
     for path in paths:
         if path != "-" and not Path(path).exists():
             raise UserError(f"no such file or folder: {path}")
+    ray_engine = _ray_engine(engine, ray_address, workers, stdin="-" in paths, watch=watch)
     if watch:
         from pipeline.watch_cli import watch_folders
 
@@ -213,11 +227,27 @@ def ingest(
             prune=[path for path in paths if path != "-" and Path(path).is_dir()] if prune else (),
             on_batch=on_batch,
             stop=stop,
+            engine=ray_engine,
         )
     report.merge(stdin_report)
     print_report(report, as_json)
     if report.failed:
         ctx.exit(EXIT_SOME_FAILED)
+
+
+def _ray_engine(
+    engine: str, address: str | None, workers: int | None, stdin: bool, watch: bool
+) -> Any:
+    """The Ray engine when asked for (Ray itself is imported only when the run starts)."""
+    if engine != "ray":
+        if address or workers:
+            raise click.UsageError("--ray-address and --workers go with --engine ray")
+        return None
+    if stdin or watch:
+        raise click.UsageError("--engine ray reads files and folders: not stdin (-) or --watch")
+    from pipeline.distributed import RayEngine
+
+    return RayEngine(address=address, workers=workers)
 
 
 class _Nothing:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -19,6 +19,9 @@ from pipeline.prune import gone_documents
 from pipeline.report import RunReport
 from pipeline.runner import Runner
 from pipeline.sources import read_paths
+
+if TYPE_CHECKING:
+    from pipeline.distributed import RayEngine
 
 Input = str | Path | Document | dict[str, Any]
 
@@ -103,11 +106,14 @@ def ingest(
     prune: Sequence[str | Path] = (),
     on_batch: Callable[[RunReport], None] | None = None,
     stop: threading.Event | None = None,
+    engine: RayEngine | None = None,
 ) -> RunReport:
     """Ingest files, folders, Documents or dicts; return the run report.
 
     `prune` names folders whose indexed files are gone: their documents are deleted first
     (before anything is read, so a renamed file lands as an original, not as a copy).
+    `engine` runs the stages on a cluster (`pipeline.distributed.RayEngine`); by default they
+    run in this process. The decisions and the report are the same either way.
 
     >>> report = ingest(["seeds/"], data_dir="riverbed-data")  # doctest: +SKIP
     >>> report.added
@@ -132,6 +138,7 @@ def ingest(
             prune=prune,
             on_batch=on_batch,
             stop=stop,
+            engine=engine,
         )
     finally:
         store.close()
@@ -150,6 +157,7 @@ def ingest_into(
     stop: threading.Event | None = None,
     encoder_factory: Callable[[], Encoder] | None = None,
     report: RunReport | None = None,
+    engine: RayEngine | None = None,
 ) -> RunReport:
     """One recorded run into an open store whose writer the caller already is.
 
@@ -162,7 +170,10 @@ def ingest_into(
     try:
         runner = make_runner(store, settings, report, on_batch, stop, encoder_factory)
         runner.delete(gone_documents(store, prune))
-        runner.run(documents_from(inputs, report, settings, include, exclude))
+        if engine is None:
+            runner.run(documents_from(inputs, report, settings, include, exclude))
+        else:
+            engine.run(runner, inputs, settings, include, exclude)
         status = run_status(report, interrupted=stop is not None and stop.is_set())
         error = nothing_landed(report) if status == "failed" else ""
     except BaseException as err:

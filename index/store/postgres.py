@@ -36,6 +36,7 @@ import numpy as np
 from index.models import Filters
 from index.records import Chunk, DocumentRecord, DocumentState, StoredPassage, WriteBatch
 from index.store.base import MissingVectors, ModelMismatch, StoreError
+from index.store.fts5_terms import Fts5Terms, tsquery_literal, tsvector_literal
 
 try:
     import psycopg
@@ -51,8 +52,7 @@ except ImportError as missing:  # pragma: no cover - depends on the install
 T = TypeVar("T")
 
 SCHEMA = "riverbed"
-TEXT_SEARCH = "pg_catalog.english"
-BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants, so both stores rank alike
+BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants: with its terms, both stores rank alike
 WRITE_ATTEMPTS = 5
 SCHEMA_LOCK = 7_286_310_001  # advisory lock ids: creating the schema, binding the model
 BIND_LOCK = 7_286_310_002
@@ -60,7 +60,7 @@ BIND_LOCK = 7_286_310_002
 # Migration n brings the schema from version n-1 to n; applied in order, each in the transaction
 # that records it. Never edit a released one: append.
 MIGRATIONS: list[str] = [
-    f"""
+    """
     CREATE TABLE meta(key text PRIMARY KEY, value text NOT NULL);
     CREATE TABLE state(
         one boolean PRIMARY KEY DEFAULT true CHECK (one),
@@ -69,9 +69,6 @@ MIGRATIONS: list[str] = [
         lexical_tokens bigint NOT NULL DEFAULT 0
     );
     INSERT INTO state DEFAULT VALUES;
-    CREATE FUNCTION token_count(tsvector) RETURNS integer
-        LANGUAGE sql IMMUTABLE PARALLEL SAFE
-        RETURN (SELECT coalesce(sum(array_length(positions, 1)), 0)::integer FROM unnest($1));
     CREATE TABLE documents(
         pk bigserial PRIMARY KEY,
         id text NOT NULL UNIQUE,
@@ -79,12 +76,12 @@ MIGRATIONS: list[str] = [
         title text NOT NULL DEFAULT '',
         url text,
         published_at timestamptz,
-        metadata jsonb NOT NULL DEFAULT '{{}}',
+        metadata jsonb NOT NULL DEFAULT '{}',
         text text NOT NULL,
         raw_hash text NOT NULL,
         content_hash text NOT NULL,
         signature bytea,
-        band_keys bigint[] NOT NULL DEFAULT '{{}}',
+        band_keys bigint[] NOT NULL DEFAULT '{}',
         duplicate_of text,
         duplicate_kind text,
         n_chunks integer NOT NULL DEFAULT 0,
@@ -107,9 +104,8 @@ MIGRATIONS: list[str] = [
         vector vector NOT NULL,
         sentences jsonb NOT NULL,
         sentence_vectors bytea NOT NULL,
-        tsv tsvector GENERATED ALWAYS AS (to_tsvector('{TEXT_SEARCH}', text)) STORED,
-        lexical_length integer
-            GENERATED ALWAYS AS (token_count(to_tsvector('{TEXT_SEARCH}', text))) STORED
+        tsv tsvector NOT NULL,
+        lexical_length integer NOT NULL
     );
     CREATE INDEX passages_tsv ON passages USING gin(tsv);
     CREATE TABLE chunks(
@@ -127,7 +123,7 @@ MIGRATIONS: list[str] = [
         started_at timestamptz NOT NULL DEFAULT now(),
         ended_at timestamptz,
         status text NOT NULL,
-        report jsonb NOT NULL DEFAULT '{{}}',
+        report jsonb NOT NULL DEFAULT '{}',
         error text NOT NULL DEFAULT ''
     );
     """,
@@ -172,6 +168,7 @@ class PostgresStore:
         self._local = threading.local()
         self._connections: list[psycopg.Connection] = []
         self._lock = threading.Lock()
+        self._terms = Fts5Terms()
         self._prepare_schema(create)
 
     # -- connections and schema --------------------------------------------------------------
@@ -423,10 +420,12 @@ class PostgresStore:
         for _ in range(WRITE_ATTEMPTS):
             new = [by_hash[h] for h in hashes if h not in found and by_hash[h].vector is not None]
             if new:
+                terms = self._terms.tokens([c.text for c in new])
                 for _pid, length in conn.execute(
                     "INSERT INTO passages(text_hash, text, n_tokens, vector, sentences,"
-                    " sentence_vectors) SELECT * FROM unnest(%s::text[], %s::text[],"
-                    " %s::integer[], %s::vector[], %s::jsonb[], %s::bytea[])"
+                    " sentence_vectors, tsv, lexical_length) SELECT * FROM unnest(%s::text[],"
+                    " %s::text[], %s::integer[], %s::vector[], %s::jsonb[], %s::bytea[],"
+                    " %s::tsvector[], %s::integer[])"
                     " ON CONFLICT (text_hash) DO NOTHING RETURNING id, lexical_length",
                     (
                         [c.text_hash for c in new],
@@ -435,6 +434,8 @@ class PostgresStore:
                         [np.asarray(c.vector, dtype=np.float32) for c in new],
                         [Jsonb([list(span) for span in c.sentences]) for c in new],
                         [_float16(c.sentence_vectors) for c in new],
+                        [tsvector_literal(tokens) for tokens in terms],
+                        [len(tokens) for tokens in terms],
                     ),
                 ):
                     added.passages += 1
@@ -585,58 +586,61 @@ class PostgresStore:
     def lexical_search(
         self, terms: Sequence[str], k: int, filters: Filters | None = None
     ) -> list[tuple[int, float]]:
-        """BM25 (FTS5's formula and constants) over Postgres's English full-text index.
-
-        A passage's frequency of a term comes from `ts_rank_cd` with unit weights (its number
-        of occurrences); document frequencies are counted over the whole index, filters apply
-        to which passages are returned.
-        """
-        if not terms or k <= 0:
+        """BM25 with FTS5's formula, constants and terms (see fts5_terms.py), so the scores are
+        the embedded store's: any of the terms; a term's frequency in a passage is `ts_rank_cd`
+        with unit weights; document frequencies count the whole index, filters only limit which
+        passages come back."""
+        queries = self._term_queries(terms)
+        if not queries or k <= 0:
             return []
         allowed, params = _allowed_sql(filters)
         keep = f"AND m.id IN ({allowed})" if allowed else ""
         rows = self.db.execute(
             f"""
             WITH terms AS (
-                SELECT q.query FROM unnest(%s::text[]) AS t(term),
-                    LATERAL plainto_tsquery('{TEXT_SEARCH}', t.term) AS q(query)
-                WHERE numnode(q.query) > 0
+                SELECT q.query, q.term FROM unnest(%s::tsquery[]) WITH ORDINALITY AS q(query, term)
             ), matches AS (
-                SELECT p.id, p.lexical_length AS length, t.query,
+                SELECT p.id, p.lexical_length AS length,
                     ts_rank_cd('{{1,1,1,1}}', p.tsv, t.query) AS tf,
-                    count(*) OVER (PARTITION BY t.query) AS df
+                    count(*) OVER (PARTITION BY t.term) AS df
                 FROM terms t JOIN passages p ON p.tsv @@ t.query
             )
             SELECT m.id, sum(
                 greatest(ln((s.passages - m.df + 0.5) / (m.df + 0.5)), 1e-6)
                 * m.tf * ({BM25_K1} + 1)
                 / (m.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * m.length
-                    / greatest(s.lexical_tokens::float8 / greatest(s.passages, 1), 1)))
+                    / greatest(s.lexical_tokens::float8 / greatest(s.passages, 1), 1e-9)))
             ) AS score
             FROM matches m CROSS JOIN state s
             WHERE true {keep}
             GROUP BY m.id ORDER BY score DESC, m.id LIMIT %s
             """,
-            (list(terms), *params, k),
+            (list(queries.values()), *params, k),
         ).fetchall()
         return [(int(pid), float(score)) for pid, score in rows]
 
+    def _term_queries(self, terms: Sequence[str]) -> dict[str, str]:
+        """term -> tsquery of its FTS5 terms (a phrase); terms with none are left out."""
+        terms = list(terms)
+        return {
+            term: tsquery_literal(tokens)
+            for term, tokens in zip(terms, self._terms.tokens(terms), strict=True)
+            if tokens
+        }
+
     def term_document_counts(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        queries = self._term_queries(terms)
         with self._snapshot() as conn:
             counts = {
-                term: int(count)
-                for term, count in conn.execute(
-                    f"""
-                    SELECT t.term, CASE WHEN numnode(q.query) = 0 THEN 0 ELSE
-                        (SELECT count(*) FROM passages p WHERE p.tsv @@ q.query) END
-                    FROM unnest(%s::text[]) AS t(term),
-                        LATERAL plainto_tsquery('{TEXT_SEARCH}', t.term) AS q(query)
-                    """,
-                    (list(terms),),
+                term: int(
+                    conn.execute(
+                        "SELECT count(*) FROM passages WHERE tsv @@ %s::tsquery", (query,)
+                    ).fetchone()[0]
                 )
+                for term, query in queries.items()
             }
             total = int(conn.execute("SELECT passages FROM state").fetchone()[0])
-        return counts, total
+        return {term: counts.get(term, 0) for term in terms}, total
 
     def passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]:
         ids = list(dict.fromkeys(int(pid) for pid in passage_ids))

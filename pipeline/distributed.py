@@ -1,0 +1,425 @@
+"""`riverbed ingest --engine ray`: the same stages on Ray Data, with the local engine's decisions.
+
+Ray does the work that parallelises; the driver keeps every decision that depends on order:
+
+- reading and cleaning run as Ray tasks, one file at a time (`flat_map`), with the hashes and the
+  MinHash signature of each document;
+- chunking and embedding run in an actor pool (`map_batches` with `ChunkAndEmbed`, which loads
+  the model once per actor); an actor skips documents the store already holds unchanged or as a
+  copy, and passages the store already has a vector for;
+- the driver feeds the results, in input order, to the local engine's own `Runner`: unchanged?,
+  exact and near duplicates, the write of each micro-batch, the run report. Its stages only look
+  up what Ray prepared; anything Ray skipped that the driver needs after all (a document that
+  stopped being a copy meanwhile) is cleaned, chunked or embedded on the driver.
+
+So a Ray run decides and reports exactly as a local run over the same input would, and writes
+through the same store interface. Ray is imported only here, only when `--engine ray` is asked
+for (`pip install 'riverbed[scale]'`). With an embedded store the workers must see its folder
+(a local Ray); with Postgres they may run anywhere that reaches the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.encoder import Encoder, ModelInfo, load_tokenizer, passage_encoder
+from index.models import Document
+from index.records import Chunk
+from index.settings import Settings
+from index.store import open_store
+from pipeline.chunk import Chunker
+from pipeline.clean import Cleaner
+from pipeline.dedupe import Deduper, content_hash
+from pipeline.embed import Embedder
+from pipeline.report import Failure, RunReport
+from pipeline.runner import Runner, raw_hash
+from pipeline.sources import iter_files, read_file
+
+READER_CPUS = 0.25  # a reading task mostly waits on files: a quarter of a CPU slot
+READERS_RESERVED = 2 * READER_CPUS  # kept free of embed actors so reading never starves
+DOCUMENTS_PER_ACTOR_CALL = 8
+
+
+@dataclass(slots=True)
+class Prepared:
+    """One document as read, with what Ray did to it; or one input that failed to read."""
+
+    document: Document | None = None  # as read
+    raw_hash: str = ""
+    cleaned: Document | None = None  # None: no text after cleaning
+    content_hash: str = ""
+    signature: np.ndarray | None = None
+    band_keys: list[int] = field(default_factory=list)
+    chunks: list[Chunk] | None = None  # None: not chunked (the store already had it)
+    tokens: dict[str, int] = field(default_factory=dict)  # model tokens per embedded passage
+    failure: Failure | None = None
+
+
+# -- on the workers ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _signer(threshold: float, permutations: int, shingle_words: int) -> Deduper:
+    """A Deduper used only for its signature and band keys (made once per worker process)."""
+    return Deduper(None, RunReport(), threshold, permutations, shingle_words)  # type: ignore[arg-type]
+
+
+def _prepare(document: Document, settings: Settings) -> Prepared:
+    signer = _signer(
+        settings.near_duplicate_threshold, settings.minhash_permutations, settings.shingle_words
+    )
+    cleaned = next(iter(Cleaner(RunReport())([document])), None)
+    item = Prepared(document=document, raw_hash=raw_hash(document), cleaned=cleaned)
+    if cleaned is not None:
+        item.content_hash = content_hash(cleaned.text)
+        item.signature = signer.signature(cleaned.text)
+        item.band_keys = signer.band_keys(item.signature)
+    return item
+
+
+def read_and_clean(row: dict[str, Any], settings: Settings) -> list[dict[str, Prepared]]:
+    """Ray task: the documents of one input (a file, or a document given as such), cleaned and
+    hashed, with the input's failures in the place the local engine would report them."""
+    source = row["input"]
+    if isinstance(source, Document):
+        return [{"item": _prepare(source, settings)}]
+    report = RunReport()
+    items: list[dict[str, Prepared]] = []
+    reported = 0
+    for document in read_file(Path(source), report, settings.max_document_bytes):
+        items += [{"item": Prepared(failure=f)} for f in report.failures[reported:]]
+        reported = len(report.failures)
+        items.append({"item": _prepare(document, settings)})
+    items += [{"item": Prepared(failure=f)} for f in report.failures[reported:]]
+    return items
+
+
+class ChunkAndEmbed:
+    """Ray actor: chunks and embeds documents, loading the model once, when first needed."""
+
+    def __init__(self, settings: Settings, threads: int) -> None:
+        self.settings = settings
+        self.threads = threads
+        self.info = ModelInfo.from_setting(settings.model)
+        self.tokenizer = load_tokenizer(self.info.path)
+        self.chunker = Chunker(
+            self.tokenizer,
+            chunk_tokens=settings.chunk_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+            max_tokens=self.info.max_tokens,
+        )
+        self.store = open_store(settings, create=False)
+        self._encoder: Encoder | None = None
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            import torch
+
+            torch.set_num_threads(self.threads)
+            settings = self.settings
+            self._encoder = passage_encoder(
+                self.info, settings.ingest_encoder, settings.cache_dir, settings.embed_batch_size
+            )
+            self.store.bind_model(self.info.model_id, self._encoder.dim)
+        return self._encoder
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        items: list[Prepared] = list(batch["item"])
+        todo = self._worth_chunking([i for i in items if i.cleaned is not None])
+        chunks: list[Chunk] = []
+        for item in todo:
+            assert item.cleaned is not None
+            item.chunks = self.chunker.chunk(item.cleaned)
+            chunks += item.chunks
+        self._embed(chunks, {id(item): item for item in todo})
+        return {"item": np.array(items, dtype=object)}
+
+    def _worth_chunking(self, items: list[Prepared]) -> list[Prepared]:
+        """Leave out what the store already holds unchanged, or as the original of a copy: the
+        driver decides again, and does the work itself should it disagree."""
+        states = self.store.document_states([i.cleaned.id for i in items if i.cleaned])
+        originals = self.store.find_content([i.content_hash for i in items])
+        threshold = self.settings.near_duplicate_threshold
+        worth = []
+        for item in items:
+            assert item.cleaned is not None and item.signature is not None
+            doc_id = item.cleaned.id
+            state = states.get(doc_id)
+            if state is not None and item.content_hash == state.content_hash:
+                continue
+            if originals.get(item.content_hash, doc_id) != doc_id:
+                continue
+            if any(
+                other != doc_id and float(np.mean(signature == item.signature)) >= threshold
+                for other, signature in self.store.near_candidates(item.band_keys)
+            ):
+                continue
+            worth.append(item)
+        return worth
+
+    def _embed(self, chunks: list[Chunk], owners: dict[int, Prepared]) -> None:
+        known = self.store.known_passages([c.text_hash for c in chunks])
+        first_of: dict[str, Chunk] = {}
+        for chunk in chunks:
+            if chunk.text_hash not in known:
+                first_of.setdefault(chunk.text_hash, chunk)
+        todo = list(first_of.values())
+        if todo:
+            embedded = self.encoder.embed_passages(
+                [c.text for c in todo], [c.sentences for c in todo]
+            )
+            for chunk, vector, sentences in zip(
+                todo, embedded.vectors, embedded.sentence_vectors, strict=True
+            ):
+                chunk.vector, chunk.sentence_vectors = vector, sentences
+        for chunk in chunks:
+            leader = first_of.get(chunk.text_hash)
+            if leader is not None:
+                chunk.vector, chunk.sentence_vectors = leader.vector, leader.sentence_vectors
+        tokens = {c.text_hash: self._model_tokens(c.text) for c in todo}
+        for item in owners.values():
+            for chunk in item.chunks or ():
+                if chunk.text_hash in tokens:
+                    item.tokens[chunk.text_hash] = tokens[chunk.text_hash]
+
+    def _model_tokens(self, text: str) -> int:
+        """Tokens the model reads for a passage (special tokens in, past its window out), as the
+        encoders count them for the run report."""
+        return min(len(self.tokenizer.encode(text).ids), self.info.max_tokens)
+
+
+# -- on the driver -----------------------------------------------------------------------------
+
+
+class PreparedWork:
+    """What Ray prepared for the documents of the micro-batch the driver is on."""
+
+    def __init__(self) -> None:
+        self.by_raw: dict[tuple[str, str], Prepared] = {}
+        self.by_content: dict[str, Prepared] = {}
+        self.by_document: dict[tuple[str, str], Prepared] = {}
+        self.tokens: dict[str, int] = {}
+
+    def add(self, item: Prepared) -> None:
+        assert item.document is not None
+        self.by_raw[(item.document.id, item.raw_hash)] = item
+        if item.cleaned is not None:
+            self.by_content.setdefault(item.content_hash, item)
+            self.by_document[(item.cleaned.id, item.content_hash)] = item
+        self.tokens.update(item.tokens)
+
+    def clear(self) -> None:
+        self.by_raw.clear()
+        self.by_content.clear()
+        self.by_document.clear()
+        self.tokens.clear()
+
+
+class PreparedCleaner(Cleaner):
+    def __init__(self, report: RunReport, work: PreparedWork) -> None:
+        super().__init__(report)
+        self.work = work
+
+    def __call__(self, documents: Iterable[Document]) -> Iterator[Document]:
+        for document in documents:
+            item = self.work.by_raw.get((document.id, raw_hash(document)))
+            if item is not None and item.cleaned is not None:
+                yield item.cleaned
+            else:  # not prepared, or nothing left after cleaning: the failure is reported here
+                yield from super().__call__([document])
+
+
+class PreparedDeduper(Deduper):
+    def __init__(self, work: PreparedWork, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.work = work
+
+    def signature(self, text: str) -> np.ndarray:
+        item = self.work.by_content.get(content_hash(text))
+        if item is not None and item.signature is not None:
+            return item.signature
+        return super().signature(text)
+
+
+class PreparedChunker:
+    def __init__(self, chunker: Chunker, work: PreparedWork) -> None:
+        self.chunker = chunker
+        self.work = work
+
+    def __call__(self, documents: Iterable[Document]) -> Iterator[Chunk]:
+        for document in documents:
+            item = self.work.by_document.get((document.id, content_hash(document.text)))
+            if item is not None and item.chunks is not None:
+                yield from item.chunks
+            else:
+                yield from self.chunker.chunk(document)
+
+
+class PreparedEmbedder(Embedder):
+    """The embed stage over chunks that mostly carry their vectors already: it counts them as
+    the local stage would, and embeds (on the driver) only what came without."""
+
+    def __init__(self, original: Embedder, work: PreparedWork) -> None:
+        super().__init__(lambda: original.encoder, original.store, original.report)
+        self.work = work
+
+    def _embed(self, chunks: list[Chunk]) -> list[Chunk]:
+        if not chunks:
+            return chunks
+        known = self.store.known_passages([c.text_hash for c in chunks])
+        first_of: dict[str, Chunk] = {}
+        for chunk in chunks:
+            leader = first_of.get(chunk.text_hash)
+            if chunk.text_hash not in known and (leader is None or leader.vector is None):
+                first_of[chunk.text_hash] = chunk
+        for text_hash, leader in first_of.items():
+            if leader.vector is not None:
+                self.report.tokens_embedded += self.work.tokens.get(text_hash, 0)
+        self._encode([leader for leader in first_of.values() if leader.vector is None])
+        for chunk in chunks:
+            leader = first_of.get(chunk.text_hash)
+            if leader is not None and chunk.vector is None:
+                chunk.vector, chunk.sentence_vectors = leader.vector, leader.sentence_vectors
+        return chunks
+
+
+def use_prepared_stages(runner: Runner, work: PreparedWork) -> None:
+    """Swap the runner's stages for ones that look up Ray's work first."""
+    settings = runner.settings
+    runner.cleaner = PreparedCleaner(runner.report, work)
+    runner.deduper = PreparedDeduper(
+        work,
+        runner.store,
+        runner.report,
+        threshold=settings.near_duplicate_threshold,
+        permutations=settings.minhash_permutations,
+        shingle_words=settings.shingle_words,
+    )
+    runner.chunker = PreparedChunker(runner.chunker, work)  # type: ignore[assignment]
+    runner.embedder = PreparedEmbedder(runner.embedder, work)
+    after_batch = runner.on_batch
+
+    def forget_batch(report: RunReport) -> None:
+        work.clear()
+        if after_batch is not None:
+            after_batch(report)
+
+    runner.on_batch = forget_batch
+
+
+@dataclass
+class RayEngine:
+    """Runs ingestion on Ray: a cluster at `address`, or a local instance sized to the machine."""
+
+    address: str | None = None
+    workers: int | None = None  # embed actors; default: one per CPU of the cluster
+
+    def run(
+        self,
+        runner: Runner,
+        inputs: Iterable[Any],
+        settings: Settings,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+    ) -> None:
+        """Feed `inputs` (paths, Documents or dicts) to `runner` through Ray."""
+        rows = list(_rows(inputs, runner.report, include, exclude))
+        if not rows:
+            runner.run([])
+            return
+        ray, started = _start_ray(self.address)
+        try:
+            settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
+            work = PreparedWork()
+            use_prepared_stages(runner, work)
+            with warnings.catch_warnings():  # Ray's notes to its own developers
+                warnings.simplefilter("ignore", DeprecationWarning)
+                runner.run(_documents(self._dataset(rows, settings), work, runner.report))
+        finally:
+            if started:
+                ray.shutdown()
+
+    def _dataset(self, rows: list[dict[str, Any]], settings: Settings) -> Any:
+        import ray
+        import ray.data
+
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True  # the driver decides in input order
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        cpus = float(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
+        workers = max(1, self.workers or int(cpus))
+        actor_cpus = min(1.0, max(0.1, (cpus - READERS_RESERVED) / workers))
+        threads = max(1, int(cpus // workers))
+        blocks = min(len(rows), max(8, 4 * int(cpus)))
+        return (
+            ray.data.from_items(rows, override_num_blocks=blocks)
+            .flat_map(read_and_clean, fn_kwargs={"settings": settings}, num_cpus=READER_CPUS)
+            .map_batches(
+                ChunkAndEmbed,
+                fn_constructor_kwargs={"settings": settings, "threads": threads},
+                batch_size=DOCUMENTS_PER_ACTOR_CALL,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=workers),
+                num_cpus=actor_cpus,
+                # A lost actor fails the run rather than being restarted: a re-run finishes it
+                # (what landed is skipped as unchanged).
+                max_restarts=0,
+            )
+            .iter_rows()
+        )
+
+
+def _rows(
+    inputs: Iterable[Any], report: RunReport, include: Sequence[str], exclude: Sequence[str]
+) -> Iterator[dict[str, Any]]:
+    """One row per file to read (folders are listed here, on the driver) or document given."""
+    for item in inputs:
+        if isinstance(item, str | Path):
+            for path in iter_files([Path(item)], include, exclude, report=report):
+                yield {"input": str(path)}
+        elif isinstance(item, Document):
+            yield {"input": item}
+        else:
+            yield {"input": Document.model_validate(item)}
+
+
+def _documents(
+    rows: Iterable[dict[str, Any]], work: PreparedWork, report: RunReport
+) -> Iterator[Document]:
+    """The documents Ray read, in input order, remembering what was prepared for each."""
+    for row in rows:
+        item: Prepared = row["item"]
+        if item.failure is not None:
+            report.fail(item.failure.source, item.failure.reason)
+            continue
+        assert item.document is not None
+        work.add(item)
+        yield item.document
+
+
+def _start_ray(address: str | None) -> tuple[Any, bool]:
+    """Ray, connected to `address` or to a new local instance; whether this call started it."""
+    os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")  # a CLI prints its own progress
+    try:
+        import ray
+    except ImportError as err:
+        raise ValueError("--engine ray needs Ray: pip install 'riverbed[scale]'") from err
+    if ray.is_initialized():
+        return ray, False
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if address:
+        ray.init(address=address, **quiet)
+    else:
+        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
+    return ray, True
