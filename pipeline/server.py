@@ -16,6 +16,7 @@ and kept for every later one.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -27,7 +28,7 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index.api import Index
@@ -41,6 +42,20 @@ from pipeline.report import RunReport
 from pipeline.sources import read_records
 
 MAX_K = 100
+QUESTION_PATTERN = r"[^\s\x1c-\x1f]"  # something that is not whitespace to Python's str.strip
+
+
+def _not_a_number(value: Any) -> Any:
+    """Dates come as ISO text: a number (which pydantic would read as a Unix time) is refused."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+(\.\d*)?\s*", value)
+    ):
+        raise ValueError("expected an ISO date or datetime, such as 2024-05-01")
+    return value
+
+
+IsoDatetime = Annotated[datetime, BeforeValidator(_not_a_number)]
+MetaPair = Annotated[str, Field(pattern=r"^[^=]+=", examples=["team=ops"])]
 MAX_FILTER_VALUES = 1000
 Result = TypeVar("Result")
 
@@ -57,15 +72,26 @@ class Invalid(BaseModel):
     message: str = Field(description="The problems, in one line.")
 
 
+class SearchFilters(Filters):
+    published_after: IsoDatetime | None = Field(
+        None, description="Published at or after this ISO datetime (a bare date is 00:00 UTC)."
+    )
+    published_before: IsoDatetime | None = Field(
+        None, description="Published at or before this ISO datetime (a bare date is 00:00 UTC)."
+    )
+
+
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    q: str = Field(min_length=1, description="The question.", examples=["what did Zelensky say"])
+    q: str = Field(
+        pattern=QUESTION_PATTERN, description="The question.", examples=["what did Zelensky say"]
+    )
     k: int = Field(5, ge=1, le=MAX_K, description="How many passages.")
     mode: Literal["dense", "lexical", "hybrid"] | None = Field(
         None, description="Retrieval mode (default: the server's setting, normally hybrid)."
     )
-    filters: Filters | None = None
+    filters: SearchFilters | None = None
     context_tokens: int | None = Field(
         None, ge=1, description="Also return the passages as a cited prompt context this long."
     )
@@ -233,27 +259,22 @@ def _add_routes(app: FastAPI, backend: Backend, require_key: WriterKey) -> None:
 
     @app.get("/search", response_model=SearchResponse, responses=errors, tags=["search"])
     def search_get(
-        q: Annotated[str, Query(min_length=1, description="The question.")],
+        q: Annotated[str, Query(pattern=QUESTION_PATTERN, description="The question.")],
         k: Annotated[int, Query(ge=1, le=MAX_K, description="How many passages.")] = 5,
         mode: Literal["dense", "lexical", "hybrid"] | None = None,
         doc_id: Annotated[list[str] | None, Query(description="Only this document id.")] = None,
         source: Annotated[list[str] | None, Query(description="Only this source.")] = None,
         meta: Annotated[
-            list[str] | None, Query(description="Only documents with metadata KEY=VALUE.")
+            list[MetaPair] | None, Query(description="Only documents with metadata KEY=VALUE.")
         ] = None,
-        after: Annotated[datetime | None, Query(description="Published on/after.")] = None,
-        before: Annotated[datetime | None, Query(description="Published on/before.")] = None,
+        after: Annotated[IsoDatetime | None, Query(description="Published on/after.")] = None,
+        before: Annotated[IsoDatetime | None, Query(description="Published on/before.")] = None,
         context_tokens: Annotated[
             int | None, Query(ge=1, description="Also return a cited prompt context this long.")
         ] = None,
     ) -> SearchResponse:
         """The best passages for a question, with sources, offsets and answer sentences."""
-        metadata = {}
-        for pair in meta or []:
-            key, sep, value = pair.partition("=")
-            if not sep or not key:
-                raise HTTPException(400, f"meta {pair!r} is not KEY=VALUE")
-            metadata[key] = value
+        metadata = dict(pair.split("=", 1) for pair in meta or [])
         filters = Filters(
             doc_ids=doc_id,
             sources=source,

@@ -105,7 +105,11 @@ def iso_utc(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat()
+    try:
+        return value.astimezone(UTC).isoformat()
+    except OverflowError:  # within hours of year 1 or 9999: the nearest representable instant
+        edge = datetime.min if value.year == 1 else datetime.max
+        return edge.replace(tzinfo=UTC).isoformat()
 
 
 def _blob(array: np.ndarray, dtype: type) -> bytes:
@@ -709,8 +713,12 @@ def _filter_sql(filters: Filters) -> tuple[list[str], list[Any]]:
         conditions.append(f"d.source IN ({','.join('?' * len(filters.sources))})")
         params += filters.sources
     for key, value in (filters.metadata or {}).items():
-        conditions.append("CAST(json_extract(d.metadata, ?) AS TEXT) = ?")
-        params += ['$."' + key.replace('"', "") + '"', str(value)]
+        # json_each compares keys as plain text: any key works, where a JSON path would break.
+        conditions.append(
+            "EXISTS (SELECT 1 FROM json_each(d.metadata) AS m"
+            " WHERE m.key = ? AND CAST(m.value AS TEXT) = ?)"
+        )
+        params += [key, str(value)]
     if filters.published_after:
         conditions.append("d.published_at >= ?")
         params.append(iso_utc(filters.published_after))
