@@ -56,6 +56,7 @@ BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants: with its terms, both sto
 WRITE_ATTEMPTS = 5
 SCHEMA_LOCK = 7_286_310_001  # advisory lock ids: creating the schema, binding the model
 BIND_LOCK = 7_286_310_002
+RUN_LOCK = 72_863  # (RUN_LOCK, run id): held by the process doing the run
 
 # Migration n brings the schema from version n-1 to n; applied in order, each in the transaction
 # that records it. Never edit a released one: append.
@@ -770,16 +771,33 @@ class PostgresStore:
     # -- runs --------------------------------------------------------------------------------
 
     def start_run(self, job: str) -> int:
-        row = self.db.execute(
-            "INSERT INTO runs(job, status) VALUES (%s, 'running') RETURNING id", (job,)
-        ).fetchone()
-        return int(row[0])
+        """Record a run, holding a lock for its life: a run marked running whose lock nobody
+        holds belongs to a process that died, and is marked crashed."""
+        conn = self.db
+        with conn.transaction():
+            conn.execute(
+                "UPDATE runs SET status = 'crashed', error = 'the process ended before the run"
+                " did; the batches it committed are kept' WHERE status = 'running'"
+                " AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'"
+                " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                " AND l.classid = %s AND l.objid = runs.id AND l.objsubid = 2)",
+                (RUN_LOCK,),
+            )
+            run_id = int(
+                conn.execute(
+                    "INSERT INTO runs(job, status) VALUES (%s, 'running') RETURNING id", (job,)
+                ).fetchone()[0]
+            )
+            conn.execute("SELECT pg_advisory_lock(%s, %s)", (RUN_LOCK, run_id))
+        return run_id
 
     def finish_run(self, run_id: int, status: str, report: dict[str, Any], error: str = "") -> None:
-        self.db.execute(
+        conn = self.db
+        conn.execute(
             "UPDATE runs SET ended_at = now(), status = %s, report = %s, error = %s WHERE id = %s",
             (status, Jsonb(report, dumps=_json), error, run_id),
         )
+        conn.execute("SELECT pg_advisory_unlock(%s, %s)", (RUN_LOCK, run_id))
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
         rows = self.db.execute(
