@@ -55,7 +55,12 @@ def _not_a_number(value: Any) -> Any:
 
 
 IsoDatetime = Annotated[datetime, BeforeValidator(_not_a_number)]
-MetaPair = Annotated[str, Field(pattern=r"^[^=]+=", examples=["team=ops"])]
+META_PATTERN = r"^[^=]+="
+MetaPair = Annotated[str, Field(pattern=META_PATTERN, examples=["team=ops"])]
+PATTERN_MEANS = {
+    QUESTION_PATTERN: "the question is empty",
+    META_PATTERN: "expected KEY=VALUE",
+}
 MAX_FILTER_VALUES = 1000
 Result = TypeVar("Result")
 
@@ -495,7 +500,9 @@ def _validation_problem(_request: Request, exc: RequestValidationError) -> JSONR
             lines.append(f"the body is not valid JSON (at character {at}): {reason}".rstrip(": "))
             continue
         where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-        lines.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
+        pattern = (error.get("ctx") or {}).get("pattern")
+        message = PATTERN_MEANS.get(pattern, error.get("msg", "invalid"))
+        lines.append(f"{where or 'body'}: {message}")
     message = "; ".join(lines) + (f" (and {len(errors) - 3} more)" if len(errors) > 3 else "")
     detail = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in errors]
     return JSONResponse({"detail": detail, "message": message}, status_code=422)

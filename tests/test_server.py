@@ -77,6 +77,18 @@ def test_search_filters_and_prompt_context(client: httpx.Client) -> None:
     assert nothing.status_code == 200 and nothing.json()["results"] == []
 
 
+def test_odd_but_valid_filters_are_answered(client: httpx.Client) -> None:
+    odd_key = {"q": QUESTION, "filters": {"metadata": {'a\x00\\b."c': "x"}}}
+    assert client.post("/search", json=odd_key).json()["results"] == []
+    edge_dates = {"before": "0001-01-01T00:00:00+00:11", "after": "9999-12-31T23:00:00-02:00"}
+    response = client.get("/search", params={"q": QUESTION, **edge_dates})
+    assert response.status_code == 200 and response.json()["results"] == []
+    since_year_one = client.get(
+        "/search", params={"q": QUESTION, "after": "0001-01-01T00:00+01:00"}
+    )
+    assert since_year_one.status_code == 200
+
+
 def test_documents_are_ingested_fetched_found_and_deleted(client: httpx.Client) -> None:
     doc_id = "notes/2024/otters.md"
     text = "Sea otters hold hands while they sleep, so that the current does not part them."
@@ -184,9 +196,9 @@ def test_oversized_bodies_are_refused_and_nothing_lands(client: httpx.Client) ->
         ("post", "/search", {"json": {"q": "x", "k": 0}}, 422, "k: "),
         ("post", "/search", {"json": {"q": "x", "mode": "fuzzy"}}, 422, "mode: "),
         ("post", "/search", {"json": {"question": "x"}}, 422, "q: Field required"),
-        ("post", "/search", {"json": {"q": "   "}}, 400, "the question is empty"),
+        ("post", "/search", {"json": {"q": " \t\n"}}, 422, "q: the question is empty"),
         ("get", "/search", {"params": {"q": "x", "k": "many"}}, 422, "k: "),
-        ("get", "/search", {"params": {"q": "x", "meta": "novalue"}}, 422, "meta.0: String"),
+        ("get", "/search", {"params": {"q": "x", "meta": "novalue"}}, 422, "KEY=VALUE"),
         ("post", "/documents", {"json": 42, "headers": AUTH}, 422, "list of documents"),
         ("post", "/documents", {"json": [], "headers": AUTH}, 422, "non-empty list"),
         ("post", "/documents", {"json": {"docs": []}, "headers": AUTH}, 422, '{"documents"'),
@@ -223,8 +235,8 @@ DOCUMENTS = 12
 
 
 def marked_document(number: int) -> dict[str, str]:
-    """PARAGRAPHS paragraphs of made-up words, each long enough to be a passage of its own,
-    each carrying the document's marker word and sharing little other wording."""
+    """PARAGRAPHS paragraphs of made-up words, several passages' worth, every paragraph
+    carrying the document's marker word and sharing little other wording."""
     rng = random.Random(number)
     syllables = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
     marker = f"marker{number}q"
@@ -237,9 +249,11 @@ def marked_document(number: int) -> dict[str, str]:
 
 def test_searches_answer_during_ingestion_and_never_see_half_a_document(server: str) -> None:
     """Each document commits in its own transaction (batch_documents=1) while four threads
-    search, each search filtered to one document: it must see all of its passages or none."""
+    search, each search filtered to one document: it must see all of its passages or none
+    (as many as the document has once the ingest is over)."""
     documents = [marked_document(n) for n in range(DOCUMENTS)]
     observed: list[tuple[str, int, int, bool]] = []  # (doc id, status, passages, during a write)
+    final: dict[str, int] = {}
     writing, written = threading.Event(), threading.Event()
     first_round = threading.Barrier(5, timeout=120)
 
@@ -278,10 +292,11 @@ def test_searches_answer_during_ingestion_and_never_see_half_a_document(server: 
         assert response.status_code == 200, response.text
         assert response.json()["added"] == DOCUMENTS
         for document in documents:
-            stored = client.get(f"/documents/{document['id']}").json()
-            assert stored["chunks"] == PARAGRAPHS
-            assert search(client, document, "hybrid") == (200, PARAGRAPHS)
+            final[document["id"]] = client.get(f"/documents/{document['id']}").json()["chunks"]
+            assert final[document["id"]] >= 2
+            assert search(client, document, "hybrid") == (200, final[document["id"]])
 
     assert all(status == 200 for _, status, _, _ in observed)
-    assert {passages for _, _, passages, _ in observed} <= {0, PARAGRAPHS}
+    for doc_id, _, passages, _ in observed:
+        assert passages in (0, final[doc_id]), f"{doc_id}: {passages} of {final[doc_id]} passages"
     assert any(during for *_, during in observed), "no search ran while the ingest did"
