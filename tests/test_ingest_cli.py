@@ -159,7 +159,7 @@ def test_check_command_exit_status(tmp_path: Path) -> None:
 def _ingest_with_stderr_on(terminal: bool, data: Path, corpus: Path) -> tuple[str, str]:
     """Run `riverbed ingest` in a subprocess with stderr on a pseudo-terminal or a pipe."""
     command = riverbed(data, "ingest", str(corpus))
-    env = subprocess_env(RIVERBED_BATCH_DOCUMENTS="2", FAKE_ENCODER_DELAY="0.02")
+    env = subprocess_env(RIVERBED_BATCH_DOCUMENTS="2", FAKE_ENCODER_DELAY="0.05")
     if not terminal:
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         return done.stdout, done.stderr
@@ -186,14 +186,14 @@ def _ingest_with_stderr_on(terminal: bool, data: Path, corpus: Path) -> tuple[st
 
 
 def test_progress_shows_on_a_terminal_and_not_when_piped(tmp_path: Path) -> None:
-    corpus = write_corpus(tmp_path / "c.jsonl", 40)
+    corpus = write_corpus(tmp_path / "c.jsonl", 16)
     out, err = _ingest_with_stderr_on(True, tmp_path / "tty", corpus)
     assert " seen · " in err and " added · " in err
     assert "seen" in out and " seen · " not in out  # stdout keeps only the report
     out, err = _ingest_with_stderr_on(False, tmp_path / "pipe", corpus)
     assert err == ""
     assert " seen · " not in out and "added" in out
-    assert document_count(tmp_path / "pipe") == 40
+    assert document_count(tmp_path / "pipe") == 16
 
 
 def test_json_report_has_every_count(tmp_path: Path) -> None:
