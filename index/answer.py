@@ -3,15 +3,18 @@
 Two signals, both computed per sentence from what the store keeps:
 - meaning: cosine of the question vector with the sentence's vector (pooled from the passage's
   token embeddings when it was embedded, so no model call at query time);
-- coverage: the share of the question's information (IDF-weighted terms, stemmed) that the
-  sentence contains.
-An answer usually sits in one sentence, so a passage is as good as its best sentence; the best
-sentence is also the answer shown to the user.
+- coverage: the share of the question's information that the sentence contains. Each question
+  term weighs its IDF in the index times its specificity in general English (wordfreq): in a
+  small index IDF alone is noise ("ask" may be rarer than "NATO" among a dozen passages), and a
+  word common everywhere says little about where the answer is.
+An answer usually sits in one sentence, so the best sentence is also the answer shown.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +27,8 @@ from index.records import StoredPassage
 
 _STEMMER = snowballstemmer.stemmer("porter")
 PREFIX_STEM = 4  # shorter stems must match a word's own stem exactly
+COMMONEST_ZIPF = 7.0  # Zipf frequency of the commonest English words ("the" is 7.7)
+MIN_SPECIFICITY = 0.5
 
 
 @lru_cache(maxsize=200_000)
@@ -36,25 +41,48 @@ def idf(document_count: int, total: int) -> float:
     return math.log(1 + (total - document_count + 0.5) / (document_count + 0.5))
 
 
+@lru_cache(maxsize=100_000)
+def specificity(term: str, language: str = "en") -> float:
+    """How rare a word is in general use: 7 - its Zipf frequency (words unknown to wordfreq,
+    like names, are the most specific)."""
+    from wordfreq import zipf_frequency
+
+    return max(MIN_SPECIFICITY, COMMONEST_ZIPF - zipf_frequency(term, language))
+
+
 class TermMatcher:
-    """Finds which of the question's (stemmed) terms a text contains, with their IDF weights."""
+    """Finds which of the question's (stemmed) terms a text contains, with their weights."""
 
     def __init__(self, terms: Sequence[str], weights: Mapping[str, float]) -> None:
         self.stems: dict[str, float] = {}
         for term in terms:
-            self.stems[stem(term)] = max(self.stems.get(stem(term), 0.0), weights.get(term, 0.0))
+            weight = weights.get(term, 0.0) * specificity(term)
+            self.stems[stem(term)] = max(self.stems.get(stem(term), 0.0), weight)
         self.total = sum(self.stems.values())
-        # Stems are (nearly always) prefixes of the words they come from: a regex finds the
-        # candidate words, and only those are stemmed to confirm.
-        alternatives = "|".join(sorted(map(re.escape, self.stems), key=len, reverse=True))
+        # A regex finds candidate words by what each term shares with its stem (a stem may end
+        # unlike its word: zelensky -> zelenski); only those words are stemmed to confirm.
+        prefixes = {os.path.commonprefix([term.casefold(), stem(term)]) or term for term in terms}  # noqa: RUF071
+        alternatives = "|".join(sorted(map(re.escape, prefixes), key=len, reverse=True))
         self._words = re.compile(rf"\b(?:{alternatives})\w*", re.IGNORECASE) if self.stems else None
 
     def coverage(self, text: str) -> float:
-        """IDF-weighted share of the question's terms found in `text`, in [0, 1]."""
-        if self._words is None or self.total <= 0:
-            return 0.0
-        found = {self._stem_of(word) for word in self._words.findall(text)}
-        return sum(self.stems.get(s, 0.0) for s in found) / self.total
+        """Weighted share of the question's terms found in `text`, in [0, 1]."""
+        return self.coverages(text, [(0, len(text))])[0]
+
+    def coverages(self, text: str, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+        """`coverage` of each span of `text`, in one pass over the text."""
+        shares = np.zeros(len(spans), dtype=np.float32)
+        if self._words is None or self.total <= 0 or not spans:
+            return shares
+        starts = [start for start, _ in spans]
+        found: list[set[str]] = [set() for _ in spans]
+        for match in self._words.finditer(text):
+            row = bisect.bisect_right(starts, match.start()) - 1
+            if row >= 0 and match.end() <= spans[row][1]:
+                found[row].add(self._stem_of(match.group()))
+        for row, stems in enumerate(found):
+            shares[row] = sum(self.stems.get(s, 0.0) for s in stems) / self.total
+        return shares
 
     def _stem_of(self, word: str) -> str:
         """The question stem this word carries: its own stem, or a stem of at least
@@ -72,8 +100,8 @@ class TermMatcher:
 @dataclass(slots=True)
 class SentenceEvidence:
     row: int  # index of the best sentence, -1 if the passage has none
-    meaning: float  # its cosine with the question
-    coverage: float  # its share of the question's terms
+    meaning: float  # the highest cosine of a sentence with the question
+    coverage: float  # the highest share of the question's terms in a sentence
 
 
 def best_sentence(
@@ -90,10 +118,6 @@ def best_sentence(
         meaning = passage.sentence_vectors @ query_vector
     else:
         meaning = np.zeros(len(passage.sentences), dtype=np.float32)
-    coverage = np.fromiter(
-        (matcher.coverage(passage.text[start:end]) for start, end in passage.sentences),
-        dtype=np.float32,
-        count=len(passage.sentences),
-    )
+    coverage = matcher.coverages(passage.text, passage.sentences)
     row = int(np.argmax(meaning_weight * meaning + coverage_weight * coverage))
     return SentenceEvidence(row, float(meaning.max()), float(coverage.max()))

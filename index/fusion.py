@@ -2,7 +2,8 @@
 
 Each signal is scaled to [0, 1] across the candidates of one question, so BM25's unbounded
 scores and cosine similarities add up without calibration; a candidate that a signal did not
-score gets that signal's minimum. The weights are settings.
+score gets that signal's minimum. A signal weighted 0 does not move the score but still breaks
+ties. The weights are settings.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ def normalise(scores: Mapping[int, float]) -> dict[int, float]:
 def convex_fusion(
     signals: Mapping[str, Mapping[int, float]], weights: Mapping[str, float]
 ) -> list[tuple[int, float]]:
-    """(id, fused score in [0, 1]) best first; ties broken by id for a stable order."""
+    """(id, fused score in [0, 1]) best first."""
     total = sum(weights[name] for name in signals) or 1.0
     fused: dict[int, float] = {}
+    tiebreak: dict[int, float] = {}
     for name, scores in signals.items():
         for key, value in normalise(scores).items():
-            fused[key] = fused.get(key, 0.0) + weights[name] * value / total
-    for name in signals:  # make sure every candidate appears
-        for key in signals[name]:
+            if weights[name] > 0:
+                fused[key] = fused.get(key, 0.0) + weights[name] * value / total
+            else:
+                tiebreak[key] = tiebreak.get(key, 0.0) + value
             fused.setdefault(key, 0.0)
-    return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
+    return sorted(
+        fused.items(), key=lambda pair: (-pair[1], -tiebreak.get(pair[0], 0.0), pair[0])
+    )

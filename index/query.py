@@ -94,6 +94,8 @@ def search(
     }
     signals = {name: available[name]() for name in SIGNALS[mode]}
     ranked = convex_fusion(signals, weights)
+    # Folding looks a little past the k results for sources that say the same; not the whole pool.
+    ranked = ranked[: max(3 * k, k + 10)]
     candidates = [Candidate(pool[pid], score, evidence[pid].row) for pid, score in ranked]
     return [to_passage(c) for c in fold(candidates, k, settings.fold_overlap)]
 

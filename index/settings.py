@@ -48,11 +48,13 @@ class Settings(BaseSettings):
 
     # Search
     mode: Literal["dense", "lexical", "hybrid"] = "hybrid"
-    dense_weight: float = Field(0.1, ge=0.0, description="Passage cosine similarity.")
-    sentence_weight: float = Field(0.3, ge=0.0, description="Best sentence's cosine similarity.")
-    lexical_weight: float = Field(0.3, ge=0.0, description="Passage BM25.")
+    dense_weight: float = Field(0.4, ge=0.0, description="Passage cosine similarity.")
+    sentence_weight: float = Field(0.1, ge=0.0, description="Best sentence's cosine similarity.")
+    lexical_weight: float = Field(
+        0.0, ge=0.0, description="Passage BM25 (at 0 it nominates candidates and breaks ties)."
+    )
     coverage_weight: float = Field(
-        0.3, ge=0.0, description="Best sentence's IDF-weighted share of the question's terms."
+        0.5, ge=0.0, description="Best sentence's weighted share of the question's terms."
     )
     candidates: int = Field(40, ge=1, description="Candidates per retriever before fusion.")
     fold_overlap: float = Field(

@@ -448,3 +448,7 @@ main.add_command(schedule)
 from pipeline.serve_cli import serve  # noqa: E402
 
 main.add_command(serve)
+
+from pipeline.eval_cli import evaluate_command  # noqa: E402
+
+main.add_command(evaluate_command)

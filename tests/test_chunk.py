@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from index.encoder import ModelInfo, load_tokenizer
@@ -59,7 +61,7 @@ def test_neighbouring_chunks_overlap_by_whole_sentences(tokenizer) -> None:  # t
         Document(id="d", text=text)
     )
     assert len(chunks) > 3
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in pairwise(chunks):
         assert before.start < after.start < before.end, "the next chunk starts inside this one"
         overlap = text[after.start : before.end]
         assert overlap.startswith("Sentence number") and overlap.endswith("banks.")

@@ -11,8 +11,9 @@ from tests.conftest import CNN
 
 ARTICLE = CNN.read_text()
 
-# Three paragraphs of distinct content, each over half the default chunk budget, so that each
+# Three paragraphs of distinct content, each over half of a 200-token chunk budget, so that each
 # becomes a chunk of its own wherever it appears.
+PARAGRAPH_CHUNKS = {"chunk_tokens": 200}
 RIVERS = (
     "The Danube flows through ten countries, more than any other river in the world. It rises "
     "in the Black Forest of Germany and runs east for nearly three thousand kilometres, passing "
@@ -91,7 +92,7 @@ def test_near_duplicate_threshold_is_a_setting(tmp_path: Path) -> None:
 
 
 def test_equal_passages_share_one_vector_and_keep_every_source(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = Settings(data_dir=tmp_path / "data", **PARAGRAPH_CHUNKS)
     first = write(tmp_path, "first.txt", f"{RIVERS}\n\n{VOLCANOES}")
     second = write(tmp_path, "second.txt", f"{BEES}\n\n{VOLCANOES}")
     report = ingest([first, second], settings=settings)
@@ -105,7 +106,7 @@ def test_equal_passages_share_one_vector_and_keep_every_source(tmp_path: Path) -
 
 
 def test_unchanged_passages_are_never_embedded_twice(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = Settings(data_dir=tmp_path / "data", **PARAGRAPH_CHUNKS)
     document = write(tmp_path, "doc.txt", f"{RIVERS}\n\n{VOLCANOES}")
     first = ingest([document], settings=settings)
     assert first.tokens_embedded > 0
