@@ -31,6 +31,7 @@ from tests.pg_fixtures import create_database, drop_database
 DATA = Path(__file__).resolve().parent / "data"
 SQUAD_DOCS = DATA / "squad2-dev-5articles.docs.jsonl"
 SQUAD_QUESTIONS = DATA / "squad2-dev-5articles.questions.jsonl"
+ARTICLES = {"Sky_(United_Kingdom)", "Victoria_(Australia)"}  # two of the five, for time
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +44,10 @@ def ray_instance() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """SQuAD articles and the seeds, plus an exact copy, a near copy and an empty file."""
+    """Two SQuAD articles and the seeds, plus an exact copy, a near copy and an empty file."""
     folder = tmp_path_factory.mktemp("corpus")
-    shutil.copy(SQUAD_DOCS, folder)
+    articles = [line for line in SQUAD_DOCS.open() if json.loads(line)["id"] in ARTICLES]
+    (folder / "squad.jsonl").write_text("".join(articles))
     for seed in SEEDS.iterdir():
         shutil.copy(seed, folder)
     shutil.copy(CNN, folder / "z-exact-copy.txt")
@@ -83,7 +85,7 @@ def test_the_ray_run_reports_what_the_local_run_reports(
 ) -> None:
     local, ray = without_time(local_run[0]), without_time(ray_run[0])
     assert ray == local
-    assert (ray["added"], ray["duplicates"], ray["near_duplicates"], ray["failed"]) == (7, 1, 1, 1)
+    assert (ray["added"], ray["duplicates"], ray["near_duplicates"], ray["failed"]) == (4, 1, 1, 1)
 
 
 def sqlite_contents(data_dir: Path) -> tuple[dict, dict]:
@@ -130,7 +132,7 @@ def test_the_same_documents_chunks_and_vectors(
     local_documents, local_chunks = sqlite_contents(local_run[1])
     ray_documents, ray_chunks = postgres_contents(ray_run[1])
     assert ray_documents == local_documents
-    assert ray_chunks.keys() == local_chunks.keys() and len(ray_chunks) > 100
+    assert ray_chunks.keys() == local_chunks.keys() and len(ray_chunks) > 40
     for key, (start, end, text, vector) in local_chunks.items():
         ray_start, ray_end, ray_text, ray_vector = ray_chunks[key]
         assert (ray_start, ray_end, ray_text) == (start, end, text)
@@ -169,9 +171,9 @@ def same_ranking(first: list[tuple], second: list[tuple], tie: float = 1e-3) -> 
 def test_the_same_top5_for_the_squad_questions(
     local_run: tuple[dict, Path], ray_run: tuple[dict, str]
 ) -> None:
-    """Every fifth SQuAD question (141 of 705, for time), dense and hybrid."""
-    lines = SQUAD_QUESTIONS.read_text().splitlines()[::5]
-    questions = [json.loads(line)["question"].strip() for line in lines]
+    """Every other question on the two articles (116), dense and hybrid."""
+    records = [json.loads(line) for line in SQUAD_QUESTIONS.read_text().splitlines()]
+    questions = [r["question"].strip() for r in records if r["doc"] in ARTICLES][::2]
     encoder = CachedQueries(questions)
     embedded = SqliteFaissStore(local_run[1], create=False)
     postgres = PostgresStore(ray_run[1], create=False)

@@ -104,11 +104,16 @@ MIGRATIONS: list[str] = [
         n_tokens integer NOT NULL,
         vector vector NOT NULL,
         sentences jsonb NOT NULL,
-        sentence_vectors bytea NOT NULL,
-        tsv tsvector NOT NULL,
-        lexical_length integer NOT NULL
+        sentence_vectors bytea NOT NULL
     );
-    CREATE INDEX passages_tsv ON passages USING gin(tsv);
+    -- Apart from the wide passage rows, so that lexical scoring reads little.
+    CREATE TABLE passage_terms(
+        passage_id bigint PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,
+        tsv tsvector NOT NULL,
+        length integer NOT NULL
+    );
+    ALTER TABLE passage_terms ALTER COLUMN tsv SET STORAGE MAIN;
+    CREATE INDEX passage_terms_tsv ON passage_terms USING gin(tsv);
     CREATE TABLE chunks(
         doc_pk bigint NOT NULL REFERENCES documents(pk) ON DELETE CASCADE,
         ordinal integer NOT NULL,
@@ -421,26 +426,7 @@ class PostgresStore:
         for _ in range(WRITE_ATTEMPTS):
             new = [by_hash[h] for h in hashes if h not in found and by_hash[h].vector is not None]
             if new:
-                terms = self._terms.tokens([c.text for c in new])
-                for _pid, length in conn.execute(
-                    "INSERT INTO passages(text_hash, text, n_tokens, vector, sentences,"
-                    " sentence_vectors, tsv, lexical_length) SELECT * FROM unnest(%s::text[],"
-                    " %s::text[], %s::integer[], %s::vector[], %s::jsonb[], %s::bytea[],"
-                    " %s::tsvector[], %s::integer[])"
-                    " ON CONFLICT (text_hash) DO NOTHING RETURNING id, lexical_length",
-                    (
-                        [c.text_hash for c in new],
-                        [c.text for c in new],
-                        [c.n_tokens for c in new],
-                        [np.asarray(c.vector, dtype=np.float32) for c in new],
-                        [Jsonb([list(span) for span in c.sentences]) for c in new],
-                        [_float16(c.sentence_vectors) for c in new],
-                        [tsvector_literal(tokens) for tokens in terms],
-                        [len(tokens) for tokens in terms],
-                    ),
-                ):
-                    added.passages += 1
-                    added.tokens += length
+                added += self._insert_passages(conn, new)
             missing = [h for h in hashes if h not in found]
             for text_hash, pid in conn.execute(
                 "SELECT text_hash, id FROM passages WHERE text_hash = ANY(%s)"
@@ -456,6 +442,37 @@ class PostgresStore:
                 raise MissingVectors(unembedded)
             # Inserted by another writer, then removed by a third before we could lock it: again.
         raise StoreError(f"{self.name}: passages keep disappearing under this write; try again")
+
+    def _insert_passages(self, conn: psycopg.Connection, new: list[Chunk]) -> _Delta:
+        """Insert the passages no other writer has inserted meanwhile, with their terms."""
+        inserted = dict(
+            conn.execute(
+                "INSERT INTO passages(text_hash, text, n_tokens, vector, sentences,"
+                " sentence_vectors) SELECT * FROM unnest(%s::text[], %s::text[],"
+                " %s::integer[], %s::vector[], %s::jsonb[], %s::bytea[])"
+                " ON CONFLICT (text_hash) DO NOTHING RETURNING text_hash, id",
+                (
+                    [c.text_hash for c in new],
+                    [c.text for c in new],
+                    [c.n_tokens for c in new],
+                    [np.asarray(c.vector, dtype=np.float32) for c in new],
+                    [Jsonb([list(span) for span in c.sentences]) for c in new],
+                    [_float16(c.sentence_vectors) for c in new],
+                ),
+            ).fetchall()
+        )
+        mine = [c for c in new if c.text_hash in inserted]
+        terms = self._terms.tokens([c.text for c in mine])
+        conn.execute(
+            "INSERT INTO passage_terms(passage_id, tsv, length)"
+            " SELECT * FROM unnest(%s::bigint[], %s::tsvector[], %s::integer[])",
+            (
+                [inserted[c.text_hash] for c in mine],
+                [tsvector_literal(tokens) for tokens in terms],
+                [len(tokens) for tokens in terms],
+            ),
+        )
+        return _Delta(len(mine), sum(len(tokens) for tokens in terms))
 
     def _delete_document(self, conn: psycopg.Connection, doc_id: str) -> set[int]:
         row = conn.execute("SELECT pk FROM documents WHERE id = %s", (doc_id,)).fetchone()
@@ -536,16 +553,18 @@ class PostgresStore:
                 (sorted(touched),),
             )
         ]
-        if locked:
-            for (length,) in conn.execute(
-                "DELETE FROM passages p WHERE p.id = ANY(%s)"
-                " AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.passage_id = p.id)"
-                " RETURNING lexical_length",
-                (locked,),
-            ):
-                removed.passages += 1
-                removed.tokens += length
-        return removed
+        if not locked:
+            return removed
+        # Under these locks no chunk can come to point at them: this look is final.
+        orphans = conn.execute(
+            "SELECT p.id, t.length FROM passages p JOIN passage_terms t ON t.passage_id = p.id"
+            " WHERE p.id = ANY(%s)"
+            " AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.passage_id = p.id)",
+            (locked,),
+        ).fetchall()
+        if orphans:
+            conn.execute("DELETE FROM passages WHERE id = ANY(%s)", ([pid for pid, _ in orphans],))
+        return _Delta(len(orphans), sum(length for _, length in orphans))
 
     def _bump_generation(self, conn: psycopg.Connection, delta: _Delta) -> None:
         """Last statement of every write: the one row all writers share is held only briefly."""
@@ -595,25 +614,29 @@ class PostgresStore:
         if not queries or k <= 0:
             return []
         allowed, params = _allowed_sql(filters)
-        keep = f"AND m.id IN ({allowed})" if allowed else ""
+        keep = f"WHERE m.id IN ({allowed})" if allowed else ""
         rows = self.db.execute(
             f"""
             WITH terms AS (
                 SELECT q.query, q.term FROM unnest(%s::tsquery[]) WITH ORDINALITY AS q(query, term)
-            ), matches AS (
-                SELECT p.id, p.lexical_length AS length,
-                    ts_rank_cd('{{1,1,1,1}}', p.tsv, t.query) AS tf,
-                    count(*) OVER (PARTITION BY t.term) AS df
-                FROM terms t JOIN passages p ON p.tsv @@ t.query
+            ), matches AS MATERIALIZED (
+                SELECT t.term, p.passage_id AS id, p.length::float8 AS length,
+                    ts_rank_cd('{{1,1,1,1}}', p.tsv, t.query)::float8 AS tf
+                FROM terms t JOIN passage_terms p ON p.tsv @@ t.query
+            ), corpus AS (
+                SELECT passages::float8 AS n,
+                    greatest(lexical_tokens::float8 / greatest(passages, 1), 1e-9) AS average
+                FROM state
+            ), weights AS (
+                SELECT m.term, greatest(ln((c.n - count(*) + 0.5) / (count(*) + 0.5)), 1e-6) AS idf
+                FROM matches m CROSS JOIN corpus c GROUP BY m.term, c.n
             )
             SELECT m.id, sum(
-                greatest(ln((s.passages - m.df + 0.5) / (m.df + 0.5)), 1e-6)
-                * m.tf * ({BM25_K1} + 1)
-                / (m.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * m.length
-                    / greatest(s.lexical_tokens::float8 / greatest(s.passages, 1), 1e-9)))
+                w.idf * m.tf * {BM25_K1 + 1}
+                / (m.tf + {BM25_K1} * ({1 - BM25_B} + {BM25_B} * m.length / c.average))
             ) AS score
-            FROM matches m CROSS JOIN state s
-            WHERE true {keep}
+            FROM matches m JOIN weights w USING (term) CROSS JOIN corpus c
+            {keep}
             GROUP BY m.id ORDER BY score DESC, m.id LIMIT %s
             """,
             (list(queries.values()), *params, k),
@@ -631,17 +654,14 @@ class PostgresStore:
 
     def term_document_counts(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         queries = self._term_queries(terms)
-        with self._snapshot() as conn:
-            counts = {
-                term: int(
-                    conn.execute(
-                        "SELECT count(*) FROM passages WHERE tsv @@ %s::tsquery", (query,)
-                    ).fetchone()[0]
-                )
-                for term, query in queries.items()
-            }
-            total = int(conn.execute("SELECT passages FROM state").fetchone()[0])
-        return {term: counts.get(term, 0) for term in terms}, total
+        total, counts = self.db.execute(  # one statement: one snapshot
+            "SELECT (SELECT passages FROM state), ARRAY(SELECT (SELECT count(*) FROM"
+            " passage_terms p WHERE p.tsv @@ q.query) FROM unnest(%s::tsquery[])"
+            " WITH ORDINALITY AS q(query, n) ORDER BY q.n)",
+            (list(queries.values()),),
+        ).fetchone()
+        found = dict(zip(queries, counts, strict=True))
+        return {term: int(found.get(term, 0)) for term in terms}, int(total)
 
     def passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]:
         ids = list(dict.fromkeys(int(pid) for pid in passage_ids))
@@ -821,6 +841,9 @@ class _Delta:
     def __init__(self, passages: int = 0, tokens: int = 0) -> None:
         self.passages = passages
         self.tokens = tokens
+
+    def __add__(self, other: _Delta) -> _Delta:
+        return _Delta(self.passages + other.passages, self.tokens + other.tokens)
 
     def __sub__(self, other: _Delta) -> _Delta:
         return _Delta(self.passages - other.passages, self.tokens - other.tokens)

@@ -53,7 +53,7 @@ RULES = [
     (
         "lexical tokens in the BM25 statistics are off by this many",
         "SELECT abs((SELECT lexical_tokens FROM state)"
-        " - (SELECT coalesce(sum(lexical_length), 0) FROM passages))",
+        " - (SELECT coalesce(sum(length), 0) FROM passage_terms))",
     ),
 ]
 
@@ -96,8 +96,8 @@ def _stale_terms(store: PostgresStore, conn: Any, page: int = 1000) -> int:
         terms = store._terms.tokens([text for _, text in rows])
         stale += conn.execute(
             "SELECT count(*) FROM unnest(%s::bigint[], %s::tsvector[], %s::integer[])"
-            " AS expected(id, tsv, length) JOIN passages p USING (id)"
-            " WHERE p.tsv <> expected.tsv OR p.lexical_length <> expected.length",
+            " AS expected(passage_id, tsv, length) LEFT JOIN passage_terms t USING (passage_id)"
+            " WHERE t.tsv IS DISTINCT FROM expected.tsv OR t.length IS DISTINCT FROM expected.length",
             (
                 [pid for pid, _ in rows],
                 [tsvector_literal(tokens) for tokens in terms],
