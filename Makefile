@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 QUIET_PIP := 2>&1 | { grep -v -e 'is ignored: it is neither a file nor a directory' || true; }
 QUESTION ?= what did Zelensky ask of NATO
 
-.PHONY: help install demo demo-postgres test bench lint clean
+.PHONY: help install browser demo demo-postgres test bench lint clean
 
 help:
 	@echo "make demo     install, ingest seeds/, answer the Zelensky question"
@@ -40,7 +40,13 @@ demo: install
 demo-postgres: install
 	$(BIN)/python -m pipeline.pgdemo "$(QUESTION)"
 
-test: install
+# The search page's test drives Debian's chromium (headless, through Playwright); without it
+# (no root, no registry) that test is skipped and says why.
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
+		|| echo "chromium could not be installed: the search page's browser test will skip"
+
+test: install browser
 	$(BIN)/pytest -q
 
 bench: install

@@ -39,6 +39,7 @@ from index.settings import Settings
 from index.store import open_store
 from index.store.base import StoreError, WriterBusy
 from pipeline.ingestion import encoder_factory_for, ingest_into
+from pipeline.page import router as page_router
 from pipeline.report import RunReport
 from pipeline.sources import read_records
 
@@ -248,6 +249,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StoreError, _store_problem)  # type: ignore[arg-type]
     app.add_exception_handler(ValueError, _value_problem)  # type: ignore[arg-type]
     _add_routes(app, backend, WriterKey(settings.api_key))
+    app.include_router(page_router)
     return app
 
 
