@@ -76,14 +76,10 @@ def search(
         "lexical": settings.lexical_weight,
         "coverage": settings.coverage_weight,
     }
+    # The answer sentence is chosen the same way in every mode; the mode only decides which
+    # signals rank the passages.
     evidence = {
-        pid: best_sentence(
-            passage,
-            query_vector,
-            matcher,
-            meaning_weight=weights["sentence"] if mode != "lexical" else 0.0,
-            coverage_weight=weights["coverage"] if mode != "dense" else 0.0,
-        )
+        pid: best_sentence(passage, query_vector, matcher, weights["sentence"], weights["coverage"])
         for pid, passage in pool.items()
     }
     available = {

@@ -33,6 +33,10 @@ def test_every_mode_answers_from_the_source_text(seeded_dir: Path, mode: str) ->
         results = index.search("Which countries could the conflict spread to?", k=3, mode=mode)
     assert results, mode
     assert any("Poland" in p.text and "Lithuania" in p.text for p in results)
+    with Index.open(seeded_dir) as index:
+        first = index.search(QUESTION, k=1, mode=mode)[0]
+    if mode != "lexical":  # lexical mode finds words, not the meaning of "ask"
+        assert "no-fly zone" in first.answer.text
     for passage in results:
         assert passage.text[passage.answer.start : passage.answer.end] == passage.answer.text
 
