@@ -45,7 +45,7 @@ def idf(document_count: int, total: int) -> float:
 def specificity(term: str, language: str = "en") -> float:
     """How rare a word is in general use: 7 - its Zipf frequency (words unknown to wordfreq,
     like names, are the most specific)."""
-    from wordfreq import zipf_frequency
+    from index.word_frequency import zipf_frequency
 
     return max(MIN_SPECIFICITY, COMMONEST_ZIPF - zipf_frequency(term, language))
 
@@ -64,6 +64,7 @@ class TermMatcher:
         prefixes = {os.path.commonprefix([term.casefold(), stem(term)]) or term for term in terms}  # noqa: RUF071
         alternatives = "|".join(sorted(map(re.escape, prefixes), key=len, reverse=True))
         self._words = re.compile(rf"\b(?:{alternatives})\w*", re.IGNORECASE) if self.stems else None
+        self._carried: dict[str, str] = {}  # word -> _stem_of(word), for this question
 
     def coverage(self, text: str) -> float:
         """Weighted share of the question's terms found in `text`, in [0, 1]."""
@@ -75,12 +76,16 @@ class TermMatcher:
         if self._words is None or self.total <= 0 or not spans:
             return shares
         starts = [start for start, _ in spans]
-        found: list[set[str]] = [set() for _ in spans]
+        found: dict[int, set[str]] = {}
         for match in self._words.finditer(text):
             row = bisect.bisect_right(starts, match.start()) - 1
             if row >= 0 and match.end() <= spans[row][1]:
-                found[row].add(self._stem_of(match.group()))
-        for row, stems in enumerate(found):
+                word = match.group()
+                carried = self._carried.get(word)
+                if carried is None:
+                    carried = self._carried[word] = self._stem_of(word)
+                found.setdefault(row, set()).add(carried)
+        for row, stems in found.items():
             shares[row] = sum(self.stems.get(s, 0.0) for s in stems) / self.total
         return shares
 

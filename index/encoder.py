@@ -186,9 +186,16 @@ class OnnxEncoder:
     def __init__(self, info: ModelInfo, onnx_path: Path, batch_size: int = 32) -> None:
         import onnxruntime
 
+        from index.onnx_export import ensure_optimized
+
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
         options.log_severity_level = 3
+        try:
+            onnx_path = ensure_optimized(onnx_path)
+            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+        except OSError:
+            pass  # a read-only cache: optimise the graph at every start instead
         self.session = onnxruntime.InferenceSession(
             str(onnx_path), options, providers=["CPUExecutionProvider"]
         )

@@ -20,8 +20,15 @@ _WORD = re.compile(r"\w+")
 
 
 def shingles(text: str, size: int = SHINGLE_WORDS) -> frozenset[tuple[str, ...]]:
-    words = [word.casefold() for word in _WORD.findall(text)]
-    return frozenset(tuple(words[i : i + size]) for i in range(max(1, len(words) - size + 1)))
+    # ASCII text can be lowered whole (the same words, faster); other text word by word, as
+    # casefolding may change what counts as a word character.
+    if text.isascii():
+        words = _WORD.findall(text.lower())
+    else:
+        words = [word.casefold() for word in _WORD.findall(text)]
+    if len(words) <= size:
+        return frozenset([tuple(words)])
+    return frozenset(zip(*(words[i:] for i in range(size)), strict=False))
 
 
 def overlap(first: frozenset, second: frozenset) -> float:

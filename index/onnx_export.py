@@ -79,6 +79,39 @@ def export_int8(fp32: Path, path: Path) -> Path:
     return path
 
 
+def optimized_path(model: Path) -> Path:
+    """Where the graph-optimised copy of `model` is kept: per ONNX Runtime version, as the
+    optimised graph may use that version's fused operators."""
+    import onnxruntime
+
+    return model.with_name(f"{model.stem}.ort-{onnxruntime.__version__}.onnx")
+
+
+def ensure_optimized(model: Path) -> Path:
+    """`model` with ONNX Runtime's graph optimisations applied and saved, made now if missing.
+
+    Optimising the graph is most of a session's start-up (a quarter to a third of a second
+    here); a saved optimised graph loads with optimisations off and computes the same vectors.
+    Level "extended" is the highest whose saved graph does not depend on this CPU.
+    """
+    import onnxruntime
+
+    target = optimized_path(model)
+    if target.is_file():
+        return target
+    temporary = _atomic_target(target)
+    try:
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        options.optimized_model_filepath = str(temporary)
+        options.log_severity_level = 3
+        onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return target
+
+
 def ensure_onnx(info: ModelInfo, cache_dir: Path, quantized: bool = False) -> Path:
     """The ONNX export of the model, made now if it is not in the cache yet."""
     fp32 = onnx_path(cache_dir, info)

@@ -6,8 +6,6 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
-import ftfy
-
 from index.models import Document
 from pipeline.report import RunReport
 
@@ -50,6 +48,8 @@ _ANY_SPACE = re.compile(r"\s+")
 
 def clean_text(text: str) -> str:
     """Repair, de-markdown and tidy `text`; paragraphs stay separated by one blank line."""
+    import ftfy  # slow to import: only when there is text to clean
+
     text = ftfy.fix_text(text, uncurl_quotes=False)
     text = unicodedata.normalize("NFKC", text)
     text = _LINE_BREAK.sub("\n", text)

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 from index.records import DocumentRecord
 from index.store.base import Store
 from pipeline.clean import normalize_for_match
 from pipeline.report import RunReport
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 
 def content_hash(text: str) -> str:
@@ -42,9 +46,29 @@ class Deduper:
         self.report = report
         self.threshold = threshold
         self.shingle_words = shingle_words
-        self._template = MinHash(num_perm=permutations, seed=1)
-        bands = MinHashLSH(threshold=threshold, num_perm=permutations)
-        self.bands, self.rows = bands.b, bands.r
+        self.permutations = permutations
+
+    # datasketch takes over a second to import: only a run with new text needs it.
+    @cached_property
+    def _template(self) -> MinHash:
+        from datasketch import MinHash
+
+        return MinHash(num_perm=self.permutations, seed=1)
+
+    @cached_property
+    def _band_shape(self) -> tuple[int, int]:
+        from datasketch import MinHashLSH
+
+        bands = MinHashLSH(threshold=self.threshold, num_perm=self.permutations)
+        return bands.b, bands.r
+
+    @property
+    def bands(self) -> int:
+        return self._band_shape[0]
+
+    @property
+    def rows(self) -> int:
+        return self._band_shape[1]
 
     def __call__(self, records: Iterable[DocumentRecord]) -> Iterator[DocumentRecord]:
         batch = list(records)
