@@ -44,8 +44,9 @@ from pipeline.report import Failure, RunReport
 from pipeline.runner import Runner, raw_hash
 from pipeline.sources import iter_files, read_file
 
-READER_CPUS = 0.25  # a reading task mostly waits on files: a quarter of a CPU slot
-READERS_RESERVED = 2 * READER_CPUS  # kept free of embed actors so reading never starves
+# Ray's CPUs are scheduling slots. One is kept free of embedding actors for the reading tasks
+# (and Ray Data's block splitting, which takes a whole slot): else reading could starve.
+READING_CPUS = 1.0
 DOCUMENTS_PER_ACTOR_CALL = 8
 
 
@@ -359,12 +360,14 @@ class RayEngine:
         context.print_on_execution_start = False
         cpus = float(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
         workers = max(1, self.workers or int(cpus))
-        actor_cpus = min(1.0, max(0.1, (cpus - READERS_RESERVED) / workers))
+        actor_cpus = min(1.0, max(0.1, (cpus - READING_CPUS) / workers))
         threads = max(1, int(cpus // workers))
         blocks = min(len(rows), max(8, 4 * int(cpus)))
         return (
             ray.data.from_items(rows, override_num_blocks=blocks)
-            .flat_map(read_and_clean, fn_kwargs={"settings": settings}, num_cpus=READER_CPUS)
+            .flat_map(read_and_clean, fn_kwargs={"settings": settings}, num_cpus=READING_CPUS)
+            # A file of many documents (JSONL) is one block: split it, or one actor gets it all.
+            .repartition(target_num_rows_per_block=DOCUMENTS_PER_ACTOR_CALL)
             .map_batches(
                 ChunkAndEmbed,
                 fn_constructor_kwargs={"settings": settings, "threads": threads},
