@@ -1,0 +1,81 @@
+"""Peak memory: `riverbed ingest` of the eval documents, and `riverbed serve` at rest.
+
+- Ingest: a new process ingests the eval documents (tests/data) into a fresh data dir, with the
+  default encoder (PyTorch) and with the int8 ONNX one; the figure is the kernel's peak RSS of
+  the process (wait4's ru_maxrss). How peak memory grows with the input is b_ingest_memory's.
+- Serve: `riverbed serve` on the Python docs index of b_query (10,000+ passages) after it
+  answers /health (the query encoder is loaded at start), then after SEARCHES searches (the
+  vector index is loaded by the first): resident set (VmRSS) and its peak (VmHWM).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.b_query import questions
+from bench.b_serve import start_server
+from bench.corpora import EVAL_DOCUMENTS, PYDOCS_MIN_PASSAGES, ROOT, clean_env, pydocs_index
+from bench.corpora import riverbed as riverbed_command
+
+SEARCHES = 20
+MB = 2**20
+
+
+def ingest_peak(data_dir: Path, encoder: str) -> tuple[float, dict]:
+    """Peak RSS in MB and the report of ingesting the eval documents with `encoder`."""
+    command = riverbed_command(data_dir, "ingest", str(EVAL_DOCUMENTS), "--json")
+    process = subprocess.Popen(
+        command, env=clean_env(ingest_encoder=encoder), cwd=ROOT, stdout=subprocess.PIPE
+    )
+    out = process.stdout.read() if process.stdout else b""
+    _, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"ingest with {encoder} failed")
+    return usage.ru_maxrss * 1024 / MB, json.loads(out)
+
+
+def resident(pid: int) -> dict[str, float]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = int(value.split()[0]) / 1024
+    return fields
+
+
+def run() -> dict[str, float | str]:
+    figures: dict[str, float | str] = {}
+    with tempfile.TemporaryDirectory(prefix="riverbed-bench-memory-") as folder:
+        for encoder in ("torch", "onnx-int8"):
+            peak, report = ingest_peak(Path(folder) / encoder, encoder)
+            figures[f"ingest_peak_rss_mb_{encoder.replace('-', '_')}"] = round(peak, 1)
+        figures["ingest_corpus"] = f"eval documents, {report['chunks']} passages"
+
+        data_dir, stats = pydocs_index()
+        if stats["passages"] < PYDOCS_MIN_PASSAGES:
+            from bench.b_query import SMALLER_CHUNKS
+
+            data_dir, stats = pydocs_index(SMALLER_CHUNKS)
+        figures["serve_index"] = f"Python 3.11 docs, {stats['passages']} passages"
+        server, base_url = start_server(data_dir, Path(folder) / "serve.log")
+        try:
+            time.sleep(1)
+            at_rest = resident(server.pid)
+            with httpx.Client(base_url=base_url, timeout=120) as http:
+                for question in questions(data_dir)[:SEARCHES]:
+                    http.get("/search", params={"q": question, "k": 5}).raise_for_status()
+            after = resident(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    figures["serve_rss_mb_at_rest"] = round(at_rest["VmRSS"], 1)
+    figures[f"serve_rss_mb_after_{SEARCHES}_searches"] = round(after["VmRSS"], 1)
+    figures["serve_peak_rss_mb"] = round(after["VmHWM"], 1)
+    return figures

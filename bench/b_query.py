@@ -1,0 +1,131 @@
+"""Warm query latency over an index of 10,000+ passages of real text: the Python 3.11 docs.
+
+The index is the HTML of Debian's python3.11-doc, ingested once into bench/.cache and reused
+(bench/corpora.py). Questions: a few written by hand plus the pages' own subtitles ("Container
+datatypes", "Generate pseudo-random numbers"), shuffled with a fixed seed, all distinct; the
+first WARM_UP are asked before measuring. `Index.search` in this process (k=5), FAISS on one
+thread as `riverbed serve` runs it. Per mode: p50 and p99 in milliseconds; for hybrid, the mean
+time of each step (question encoding, the store's dense and lexical top-n, reading passages,
+term counts) and the rest (answer sentences, fusion, folding).
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from bench.corpora import PYDOCS_MIN_PASSAGES, pydocs_index
+from index.api import Index
+
+WARM_UP = 20
+MEASURED = 300
+SMALLER_CHUNKS = 128  # tokens, if the default size makes fewer than PYDOCS_MIN_PASSAGES
+HAND_WRITTEN = [
+    "how do I read a file line by line",
+    "what does the walrus operator do",
+    "sort a list of dictionaries by a key",
+    "difference between a list and a tuple",
+    "how to run a subprocess and capture its output",
+    "what is the global interpreter lock",
+    "how are default argument values evaluated",
+    "create a virtual environment",
+    "format a float with two decimals in an f-string",
+    "what does yield from do in a generator",
+    "how do context managers work with the with statement",
+    "parse command line arguments",
+    "when is __init_subclass__ called",
+    "how to make an HTTP request with urllib",
+    "what is a dataclass frozen parameter",
+    "exception groups and except star",
+    "how does asyncio.gather handle exceptions",
+    "match statement with class patterns",
+    "how to measure execution time of small code snippets",
+    "what happens when a module is imported twice",
+]
+
+
+def questions(data_dir: Any) -> list[str]:
+    with sqlite3.connect(f"file:{data_dir / 'catalog.sqlite'}?mode=ro", uri=True) as db:
+        titles = [row[0] for row in db.execute("SELECT title FROM documents ORDER BY id")]
+    subtitles = {t.replace("¶", "").split(" — ", 1)[-1].strip() for t in titles}
+    asked = sorted(s for s in subtitles if len(s) > 3) + HAND_WRITTEN
+    random.Random(7).shuffle(asked)
+    return list(dict.fromkeys(asked))
+
+
+def percentile(values: list[float], share: float) -> float:
+    return round(float(np.percentile(np.asarray(values) * 1000, share * 100)), 2)
+
+
+def timed_calls(target: Any, names: list[str], spent: dict[str, list[float]]) -> None:
+    """Wrap `target`'s methods `names` so each call's seconds are added to `spent[name]`."""
+    for name in names:
+        method: Callable = getattr(target, name)
+
+        def wrapper(
+            *args: Any, _method: Callable = method, _name: str = name, **kwargs: Any
+        ) -> Any:
+            started = time.perf_counter()
+            try:
+                return _method(*args, **kwargs)
+            finally:
+                spent[_name].append(time.perf_counter() - started)
+
+        setattr(target, name, wrapper)
+
+
+def run() -> dict[str, float | str]:
+    import faiss
+
+    data_dir, stats = pydocs_index()
+    chunk_note = "default"
+    if stats["passages"] < PYDOCS_MIN_PASSAGES:
+        data_dir, stats = pydocs_index(SMALLER_CHUNKS)
+        chunk_note = f"{SMALLER_CHUNKS} tokens (the default gives fewer than 10,000 passages)"
+    asked = questions(data_dir)
+    warm, measured = asked[:WARM_UP], asked[WARM_UP : WARM_UP + MEASURED]
+    faiss.omp_set_num_threads(1)
+    figures: dict[str, float | str] = {
+        "index": f"Python 3.11 docs: {stats['documents']} pages, {stats['passages']} passages",
+        "chunk_size": chunk_note,
+        "questions": len(measured),
+    }
+    with Index.open(data_dir) as index:
+        for question in warm:
+            index.search(question, k=5, mode="hybrid")
+        encode = []
+        for question in measured:
+            started = time.perf_counter()
+            index.encoder.embed_queries([question])
+            encode.append(time.perf_counter() - started)
+        figures["query_encoding_p50_ms"] = percentile(encode, 0.5)
+        for mode in ("dense", "lexical", "hybrid"):
+            spent: dict[str, list[float]] = defaultdict(list)
+            if mode == "hybrid":
+                steps = ["dense_search", "lexical_search", "passages", "term_document_counts"]
+                timed_calls(index.store, steps, spent)
+                timed_calls(index.encoder, ["embed_queries"], spent)
+            latencies = []
+            for question in measured:
+                started = time.perf_counter()
+                index.search(question, k=5, mode=mode)
+                latencies.append(time.perf_counter() - started)
+            figures[f"{mode}_p50_ms"] = percentile(latencies, 0.5)
+            figures[f"{mode}_p99_ms"] = percentile(latencies, 0.99)
+            if mode == "hybrid":
+                for step, seconds in spent.items():
+                    figures[f"hybrid_mean_{step}_ms"] = round(
+                        sum(seconds) / len(measured) * 1000, 2
+                    )
+                steps_mean = sum(sum(s) for s in spent.values()) / len(measured)
+                rest = statistics.fmean(latencies) - steps_mean
+                figures["hybrid_mean_rest_ms"] = round(rest * 1000, 2)
+                figures["hybrid_mean_ms"] = round(statistics.fmean(latencies) * 1000, 2)
+    return figures
