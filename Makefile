@@ -49,7 +49,11 @@ browser:
 test: install browser
 	$(BIN)/pytest -q
 
+# The query benchmarks search the Python 3.11 documentation (Debian's python3.11-doc).
+PYDOCS := /usr/share/doc/python3.11/html
+
 bench: install
+	@test -d $(PYDOCS) || { apt-get update -qq && apt-get install -y -qq python3.11-doc; }
 	$(BIN)/python -m bench
 
 lint: install
