@@ -6,6 +6,7 @@ renamed, so a crash never leaves a half-written model behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -76,7 +77,11 @@ def export_int8(fp32: Path, path: Path) -> Path:
 
     temporary = _atomic_target(path)
     try:
-        quantize_dynamic(str(fp32), str(temporary), weight_type=QuantType.QInt8, per_channel=True)
+        # The quantiser leaves scratch files in the working directory: give it a scratch one.
+        with tempfile.TemporaryDirectory(dir=path.parent) as scratch, contextlib.chdir(scratch):
+            quantize_dynamic(
+                str(fp32), str(temporary), weight_type=QuantType.QInt8, per_channel=True
+            )
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
