@@ -223,7 +223,13 @@ def query_latency(server: str, folder: Path) -> dict[str, float | str]:
                 )
             )
             figures[f"write_{name}_passages_per_s"] = per_second(report.chunks, seconds)
-            figures["query_corpus_passages"] = store.stats()["passages"]
+            stats = store.stats()
+            figures["query_corpus_passages"] = stats["passages"]
+            figures[f"size_{name}_mb"] = round(stats["bytes"] / 2**20, 1)
+            if name == "postgres":
+                with store.connection() as conn:
+                    hnsw = conn.execute("SELECT pg_relation_size('passages_vector')").fetchone()[0]
+                figures["size_postgres_hnsw_mb"] = round(hnsw / 2**20, 1)
             for mode in ("dense", "lexical", "hybrid"):
                 for question in questions[:20]:  # warm caches and connections
                     search(store, encoder, question, settings, k=5, mode=mode)  # type: ignore[arg-type]

@@ -1,16 +1,20 @@
 """Postgres for tests: one embedded server per session (started on first use), a fresh database
-per test. Registered in conftest.py, so any test can ask for `pg_url`."""
+per test, and the seed articles ingested once. Registered in conftest.py, so any test can ask
+for `pg_url` or `seeded_postgres`."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
 from pipeline.pgdemo import database_url, local_postgres
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +38,32 @@ def drop_database(server_url: str, url: str) -> None:
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+@pytest.fixture(scope="session")
+def seeded_postgres(pg_server: str) -> Iterator[str]:
+    """A database with the seed articles ingested with the real model; tests must not write."""
+    from index.settings import Settings
+    from pipeline import ingest
+
+    url = create_database(pg_server)
+    report = ingest([SEEDS], settings=Settings(store=url))
+    assert report.added == 2 and report.failed == 0
+    yield url
+    drop_database(pg_server, url)
+
+
+def copy_database(server_url: str, template_url: str) -> str:
+    """A new database with the contents of another (that nobody is connected to)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    template = template_url.split("?")[0].rsplit("/", 1)[1]
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
+    return database_url(server_url, name)
 
 
 @pytest.fixture

@@ -107,19 +107,20 @@ def sqlite_contents(data_dir: Path) -> tuple[dict, dict]:
 def postgres_contents(url: str) -> tuple[dict, dict]:
     store = PostgresStore(url, create=False)
     try:
-        documents = {
-            row[0]: row[1:]
-            for row in store.db.execute(
-                "SELECT id, text, duplicate_of, duplicate_kind FROM documents"
-            )
-        }
-        chunks = {
-            (doc_id, ordinal): (start, end, text, vector.to_numpy())
-            for doc_id, ordinal, start, end, text, vector in store.db.execute(
-                'SELECT d.id, c.ordinal, c.start, c."end", p.text, p.vector FROM chunks c'
-                " JOIN documents d ON d.pk = c.doc_pk JOIN passages p ON p.id = c.passage_id"
-            )
-        }
+        with store.connection() as conn:
+            documents = {
+                row[0]: row[1:]
+                for row in conn.execute(
+                    "SELECT id, text, duplicate_of, duplicate_kind FROM documents"
+                )
+            }
+            chunks = {
+                (doc_id, ordinal): (start, end, text, vector.to_numpy())
+                for doc_id, ordinal, start, end, text, vector in conn.execute(
+                    'SELECT d.id, c.ordinal, c.start, c."end", p.text, p.vector FROM chunks c'
+                    " JOIN documents d ON d.pk = c.doc_pk JOIN passages p ON p.id = c.passage_id"
+                )
+            }
         assert store.check() == []
     finally:
         store.close()

@@ -92,16 +92,17 @@ def test_four_writers_over_overlapping_sources_lose_and_double_nothing(
         assert writer.returncode == 0, err
         assert json.loads(out)["seen"] == DOCUMENTS // 2
 
-    rows = store.db.execute("SELECT id, text FROM documents").fetchall()
+    with store.connection() as conn:
+        rows = conn.execute("SELECT id, text FROM documents").fetchall()
+        shared = conn.execute(
+            "SELECT count(*) FROM passages WHERE text = ANY(%s)", (SHARED,)
+        ).fetchone()[0]
     assert len(rows) == DOCUMENTS
     assert {doc_id for doc_id, _ in rows} == {f"doc-{n}" for n in range(DOCUMENTS)}
     for doc_id, text in rows:
         number = int(doc_id.split("-")[1])
         assert text in (version(number, 0), version(number, 1))
     assert store.check() == []
-    shared = store.db.execute(
-        "SELECT count(*) FROM passages WHERE text = ANY(%s)", (SHARED,)
-    ).fetchone()[0]
     assert shared == len({text.split("\n\n")[-1] for _, text in rows})  # one passage per text
     for number in range(DOCUMENTS):
         (pid, _), *_ = store.lexical_search([f"marker{number}"], 1)

@@ -26,7 +26,7 @@ from index.store.base import MissingVectors, ModelMismatch, Store, StoreError
 from index.store.postgres import PostgresStore
 from index.store.sqlite_faiss import SqliteFaissStore
 from pipeline.chunk import passage_hash
-from tests.conftest import QUESTION, SEEDS
+from tests.conftest import QUESTION
 
 DIM = 32
 MODEL = "fake-bag-of-words@0"
@@ -365,26 +365,14 @@ def test_postgres_schema_is_created_once_and_versioned(pg_url: str) -> None:
     write(first, record("a", [NORMANS]))
     again = PostgresStore(pg_url, create=False)  # opening again migrates nothing, loses nothing
     assert again.document("a") is not None and again.model_id() == MODEL
-    version = again.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert version == ("1",)
-    again.db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with again.connection() as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        assert version == ("1",)
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="newer than this riverbed"):
         PostgresStore(pg_url)
     first.close()
     again.close()
-
-
-@pytest.fixture(scope="session")
-def seeded_postgres(pg_server: str) -> Iterator[str]:
-    """The seed articles ingested into a Postgres database with the real model."""
-    from pipeline import ingest
-    from tests.pg_fixtures import create_database, drop_database
-
-    url = create_database(pg_server)
-    report = ingest([SEEDS], settings=Settings(store=url))
-    assert report.added == 2 and report.failed == 0
-    yield url
-    drop_database(pg_server, url)
 
 
 def test_the_seed_question_gets_the_same_answers_from_both_stores(

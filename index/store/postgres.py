@@ -17,7 +17,8 @@ occurrences, runs), kept in the schema `riverbed` of the database the URL names.
 - Locks are taken in a fixed order (passages by hash, then documents by id); a deadlock that
   slips through, or a serialization failure, rolls the batch back and retries it.
 
-Reads need no lock. Safe to use from many threads (one connection per thread).
+Reads need no lock. Safe to use from many threads: each call borrows a connection from a pool
+of at most POOL_SIZE, so many server threads (and processes) do not exhaust the database.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ try:
     from psycopg import errors, sql
     from psycopg.conninfo import conninfo_to_dict
     from psycopg.types.json import Jsonb
+    from psycopg_pool import ConnectionPool
 except ImportError as missing:  # pragma: no cover - depends on the install
     raise StoreError(
         "the Postgres store needs psycopg and pgvector: pip install 'riverbed[postgres]'"
@@ -54,6 +56,7 @@ T = TypeVar("T")
 SCHEMA = "riverbed"
 BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants: with its terms, both stores rank alike
 WRITE_ATTEMPTS = 5
+POOL_SIZE = 8  # connections per open store
 SCHEMA_LOCK = 7_286_310_001  # advisory lock ids: creating the schema, binding the model
 BIND_LOCK = 7_286_310_002
 RUN_LOCK = 72_863  # (RUN_LOCK, run id): held by the process doing the run
@@ -171,11 +174,19 @@ class PostgresStore:
     def __init__(self, url: str, create: bool = True) -> None:
         self.url = url
         self.name = describe(url)
-        self._local = threading.local()
-        self._connections: list[psycopg.Connection] = []
-        self._lock = threading.Lock()
         self._terms = Fts5Terms()
         self._prepare_schema(create)
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=POOL_SIZE,
+            kwargs={"autocommit": True},
+            configure=self._configure,
+            name="riverbed",
+            open=True,
+        )
+        self._run_connections: dict[int, psycopg.Connection] = {}
+        self._runs_lock = threading.Lock()
 
     # -- connections and schema --------------------------------------------------------------
 
@@ -198,16 +209,15 @@ class PostgresStore:
         )
         register_vector(conn)
 
-    @property
-    def db(self) -> psycopg.Connection:
-        conn = getattr(self._local, "connection", None)
-        if conn is None or conn.closed or conn.broken:
-            conn = self._connect()
-            self._configure(conn)
-            self._local.connection = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A connection of the pool, set up for the schema (autocommit), for as long as needed."""
+        with self._pool.connection() as conn:
+            yield conn
+
+    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._pool.connection() as conn:
+            return conn.execute(query, params).fetchall()
 
     def _prepare_schema(self, create: bool) -> None:
         conn = self._connect()
@@ -260,36 +270,35 @@ class PostgresStore:
             raise StoreError(f"{self.name}: {err} (riverbed needs pgvector 0.8 or newer)") from err
 
     def close(self) -> None:
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
-        self._local = threading.local()
+        with self._runs_lock:
+            self._run_connections.clear()
+        self._pool.close()
 
     @contextmanager
     def _snapshot(self) -> Iterator[psycopg.Connection]:
         """A read-only transaction: every query inside sees the same committed state."""
-        conn = self.db
-        with conn.transaction():
+        with self._pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield conn
 
     def _retrying(self, work: Callable[[psycopg.Connection], T]) -> T:
         """Run `work` in one transaction, again (after a pause) if it lost a deadlock."""
-        conn = self.db
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                with conn.transaction():
-                    return work(conn)
-            except RETRYABLE as err:
-                if attempt == WRITE_ATTEMPTS:
-                    raise StoreError(f"{self.name}: gave up after {attempt} tries: {err}") from err
-                time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
+        with self._pool.connection() as conn:
+            for attempt in range(1, WRITE_ATTEMPTS + 1):
+                try:
+                    with conn.transaction():
+                        return work(conn)
+                except RETRYABLE as err:
+                    if attempt == WRITE_ATTEMPTS:
+                        raise StoreError(
+                            f"{self.name}: gave up after {attempt} tries: {err}"
+                        ) from err
+                    time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
         raise AssertionError("unreachable")
 
     def _meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
-        return row[0] if row else None
+        rows = self._rows("SELECT value FROM meta WHERE key = %s", (key,))
+        return rows[0][0] if rows else None
 
     # -- the model ---------------------------------------------------------------------------
 
@@ -304,8 +313,7 @@ class PostgresStore:
         """Record the model of an empty index (typing the vector column and indexing it)."""
         recorded = self.model_id()
         if recorded is None:
-            conn = self.db
-            with conn.transaction():
+            with self._pool.connection() as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (BIND_LOCK,))
                 recorded = self._meta("model_id")
                 if recorded is None:
@@ -331,14 +339,14 @@ class PostgresStore:
     # -- questions the pipeline asks ---------------------------------------------------------
 
     def document_states(self, doc_ids: Sequence[str]) -> dict[str, DocumentState]:
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT id, raw_hash, content_hash FROM documents WHERE id = ANY(%s)", (list(doc_ids),)
         )
         return {doc_id: DocumentState(raw, content) for doc_id, raw, content in rows}
 
     def find_content(self, content_hashes: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for content, doc_id in self.db.execute(
+        for content, doc_id in self._rows(
             "SELECT content_hash, id FROM documents WHERE content_hash = ANY(%s)"
             " AND duplicate_of IS NULL ORDER BY pk DESC",
             (list(content_hashes),),
@@ -349,7 +357,7 @@ class PostgresStore:
     def near_candidates(self, band_keys: Sequence[int]) -> list[tuple[str, np.ndarray]]:
         if not band_keys:
             return []
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT id, signature FROM documents WHERE band_keys && %s::bigint[]"
             " AND duplicate_of IS NULL AND signature IS NOT NULL ORDER BY pk",
             (list(band_keys),),
@@ -357,14 +365,14 @@ class PostgresStore:
         return [(doc_id, np.frombuffer(sig, dtype=np.uint32)) for doc_id, sig in rows]
 
     def known_passages(self, text_hashes: Sequence[str]) -> set[str]:
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT text_hash FROM passages WHERE text_hash = ANY(%s)", (list(text_hashes),)
         )
         return {row[0] for row in rows}
 
     def sources_under(self, prefix: str) -> list[tuple[str, str]]:
         pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT id, source FROM documents WHERE source LIKE %s ORDER BY pk", (pattern,)
         )
         return [(doc_id, source) for doc_id, source in rows]
@@ -577,7 +585,7 @@ class PostgresStore:
     # -- search ------------------------------------------------------------------------------
 
     def generation(self) -> int:
-        return int(self.db.execute("SELECT generation FROM state").fetchone()[0])
+        return int(self._rows("SELECT generation FROM state")[0][0])
 
     def dense_search(
         self, vector: np.ndarray, k: int, filters: Filters | None = None
@@ -587,8 +595,7 @@ class PostgresStore:
         allowed, params = _allowed_sql(filters)
         where = f"WHERE id IN ({allowed})" if allowed else ""
         query = np.asarray(vector, dtype=np.float32)
-        conn = self.db
-        with conn.transaction():
+        with self._pool.connection() as conn, conn.transaction():
             # The HNSW scan yields at most ef_search rows; with a filter it keeps scanning
             # (pgvector's iterative scan) until k rows pass or its tuple budget runs out.
             conn.execute(
@@ -615,7 +622,7 @@ class PostgresStore:
             return []
         allowed, params = _allowed_sql(filters)
         keep = f"WHERE m.id IN ({allowed})" if allowed else ""
-        rows = self.db.execute(
+        rows = self._rows(
             f"""
             WITH terms AS (
                 SELECT q.query, q.term FROM unnest(%s::tsquery[]) WITH ORDINALITY AS q(query, term)
@@ -640,7 +647,7 @@ class PostgresStore:
             GROUP BY m.id ORDER BY score DESC, m.id LIMIT %s
             """,
             (list(queries.values()), *params, k),
-        ).fetchall()
+        )
         return [(int(pid), float(score)) for pid, score in rows]
 
     def _term_queries(self, terms: Sequence[str]) -> dict[str, str]:
@@ -654,12 +661,12 @@ class PostgresStore:
 
     def term_document_counts(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         queries = self._term_queries(terms)
-        total, counts = self.db.execute(  # one statement: one snapshot
+        ((total, counts),) = self._rows(  # one statement: one snapshot
             "SELECT (SELECT passages FROM state), ARRAY(SELECT (SELECT count(*) FROM"
             " passage_terms p WHERE p.tsv @@ q.query) FROM unnest(%s::tsquery[])"
             " WITH ORDINALITY AS q(query, n) ORDER BY q.n)",
             (list(queries.values()),),
-        ).fetchone()
+        )
         found = dict(zip(queries, counts, strict=True))
         return {term: int(found.get(term, 0)) for term in terms}, int(total)
 
@@ -719,14 +726,15 @@ class PostgresStore:
         return found
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
-        row = self.db.execute(
+        rows = self._rows(
             "SELECT id, source, title, url, published_at, metadata, text, duplicate_of,"
             " duplicate_kind, n_chunks, n_tokens, version, ingested_at, updated_at"
             " FROM documents WHERE id = %s",
             (doc_id,),
-        ).fetchone()
-        if row is None:
+        )
+        if not rows:
             return None
+        row = rows[0]
         keys = (
             "id",
             "source",
@@ -791,40 +799,62 @@ class PostgresStore:
     # -- runs --------------------------------------------------------------------------------
 
     def start_run(self, job: str) -> int:
-        """Record a run, holding a lock for its life: a run marked running whose lock nobody
-        holds belongs to a process that died, and is marked crashed."""
-        conn = self.db
-        with conn.transaction():
-            conn.execute(
-                "UPDATE runs SET status = 'crashed', error = 'the process ended before the run"
-                " did; the batches it committed are kept' WHERE status = 'running'"
-                " AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'"
-                " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                " AND l.classid = %s AND l.objid = runs.id AND l.objsubid = 2)",
-                (RUN_LOCK,),
-            )
-            run_id = int(
+        """Record a run, holding a lock (on a connection kept for the run) for its life: a run
+        marked running whose lock nobody holds belongs to a process that died: it is marked
+        crashed."""
+        conn = self._pool.getconn()
+        try:
+            with conn.transaction():
                 conn.execute(
-                    "INSERT INTO runs(job, status) VALUES (%s, 'running') RETURNING id", (job,)
-                ).fetchone()[0]
-            )
-            conn.execute("SELECT pg_advisory_lock(%s, %s)", (RUN_LOCK, run_id))
+                    "UPDATE runs SET status = 'crashed', error = 'the process ended before the"
+                    " run did; the batches it committed are kept' WHERE status = 'running'"
+                    " AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'"
+                    " AND l.database = (SELECT oid FROM pg_database"
+                    " WHERE datname = current_database())"
+                    " AND l.classid = %s AND l.objid = runs.id AND l.objsubid = 2)",
+                    (RUN_LOCK,),
+                )
+                run_id = int(
+                    conn.execute(
+                        "INSERT INTO runs(job, status) VALUES (%s, 'running') RETURNING id", (job,)
+                    ).fetchone()[0]
+                )
+                conn.execute("SELECT pg_advisory_lock(%s, %s)", (RUN_LOCK, run_id))
+        except BaseException:
+            self._pool.putconn(conn)
+            raise
+        with self._runs_lock:
+            self._run_connections[run_id] = conn
         return run_id
 
     def finish_run(self, run_id: int, status: str, report: dict[str, Any], error: str = "") -> None:
-        conn = self.db
+        with self._runs_lock:
+            conn = self._run_connections.pop(run_id, None)
+        if conn is None:  # started by another store object: its lock goes with its connection
+            with self._pool.connection() as other:
+                self._record_end(other, run_id, status, report, error)
+            return
+        try:
+            self._record_end(conn, run_id, status, report, error)
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (RUN_LOCK, run_id))
+        finally:
+            self._pool.putconn(conn)
+
+    @staticmethod
+    def _record_end(
+        conn: psycopg.Connection, run_id: int, status: str, report: dict[str, Any], error: str
+    ) -> None:
         conn.execute(
             "UPDATE runs SET ended_at = now(), status = %s, report = %s, error = %s WHERE id = %s",
             (status, Jsonb(report, dumps=_json), error, run_id),
         )
-        conn.execute("SELECT pg_advisory_unlock(%s, %s)", (RUN_LOCK, run_id))
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT id, job, started_at, ended_at, status, report, error FROM runs"
             " ORDER BY id DESC LIMIT %s",
             (limit,),
-        ).fetchall()
+        )
         keys = ("id", "job", "started_at", "ended_at", "status", "report", "error")
         runs = [dict(zip(keys, row, strict=True)) for row in rows]
         for run in runs:
