@@ -14,8 +14,8 @@ occurrences, runs), kept in the schema `riverbed` of the database the URL names.
 - A chunk that came without a vector because its passage was known, but which another writer
   removed since, makes the write raise `MissingVectors`; the pipeline embeds those texts and
   writes again.
-- Locks are taken in a fixed order (passages by hash, then documents by id); a deadlock that
-  slips through, or a serialization failure, rolls the batch back and retries it.
+- Locks are taken in a fixed order (passages by hash, then existing documents by id); a
+  deadlock that slips through, or a serialization failure, rolls the batch back and retries it.
 
 Reads need no lock. Safe to use from many threads: each call borrows a connection from a pool
 of at most POOL_SIZE, so many server threads (and processes) do not exhaust the database.
@@ -194,7 +194,8 @@ class PostgresStore:
         try:
             conn = psycopg.connect(self.url, autocommit=True)
         except psycopg.OperationalError as err:
-            reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+            reason = lines[0].split(" failed: ")[-1] if lines else type(err).__name__
             raise StoreError(f"cannot connect to {self.name}: {reason}") from err
         return conn
 
