@@ -3,8 +3,7 @@
 The index is the HTML of Debian's python3.11-doc, ingested once into bench/.cache and reused
 (bench/corpora.py). Questions: a few written by hand plus the pages' own subtitles ("Container
 datatypes", "Generate pseudo-random numbers"), shuffled with a fixed seed, all distinct; the
-first WARM_UP are asked before measuring. `Index.search` in this process (k=5), FAISS on one
-thread as `riverbed serve` runs it. Per mode: p50 and p99 in milliseconds; for hybrid, the mean
+first WARM_UP are asked before measuring. `Index.search` in this process (k=5). Per mode: p50 and p99 in milliseconds; for hybrid, the mean
 time of each step (question encoding, the store's dense and lexical top-n, reading passages,
 term counts) and the rest (answer sentences, fusion, folding).
 """
@@ -82,8 +81,6 @@ def timed_calls(target: Any, names: list[str], spent: dict[str, list[float]]) ->
 
 
 def run() -> dict[str, float | str]:
-    import faiss
-
     data_dir, stats = pydocs_index()
     chunk_note = "default"
     if stats["passages"] < PYDOCS_MIN_PASSAGES:
@@ -91,7 +88,6 @@ def run() -> dict[str, float | str]:
         chunk_note = f"{SMALLER_CHUNKS} tokens (the default gives fewer than 10,000 passages)"
     asked = questions(data_dir)
     warm, measured = asked[:WARM_UP], asked[WARM_UP : WARM_UP + MEASURED]
-    faiss.omp_set_num_threads(1)
     figures: dict[str, float | str] = {
         "index": f"Python 3.11 docs: {stats['documents']} pages, {stats['passages']} passages",
         "chunk_size": chunk_note,
