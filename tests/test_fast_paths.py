@@ -1,0 +1,97 @@
+"""The fast paths give what the plain ones gave: word frequencies, fold shingles, sentence vectors,
+cached term counts; and re-ingesting an unchanged corpus loads none of the heavy libraries."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.fold import shingles
+from index.settings import Settings
+from index.store.sqlite_faiss import SqliteFaissStore, _float16_to_float32
+from index.word_frequency import zipf_frequency
+from tests.conftest import ROOT, SEEDS
+from tests.fake_ingest import install
+
+
+@pytest.mark.parametrize(
+    "word",
+    ["the", "nato", "zelensky", "asked", "fly", "xyzzyqv", "a", "3rd", "café", "list_append", "İ"],
+)
+def test_word_frequency_is_wordfreqs(word: str) -> None:
+    import wordfreq
+
+    assert zipf_frequency(word, "en") == wordfreq.zipf_frequency(word, "en")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Zelensky asked NATO to close the sky over Ukraine, a no-fly zone.",
+        "İstanbul'da KELVIN straße ﬁnal Straße — one two",
+        "two words",
+        "",
+    ],
+)
+def test_fold_shingles_are_casefolded_word_4grams(text: str) -> None:
+    import re
+
+    words = [w.casefold() for w in re.findall(r"\w+", text)]
+    expected = frozenset(tuple(words[i : i + 4]) for i in range(max(1, len(words) - 3)))
+    assert shingles(text) == expected
+
+
+def test_sentence_vectors_decode_like_numpy() -> None:
+    every_half = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).tobytes()
+    fast = _float16_to_float32(every_half)
+    plain = np.frombuffer(every_half, dtype=np.float16).astype(np.float32)
+    assert fast.view(np.uint32).tolist() == plain.view(np.uint32).tolist()
+
+
+def test_term_counts_follow_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cached counts are dropped when a write changes the catalog. The fake encoder of
+    tests/fake_ingest.py stands in for the model: this is about the store's cache."""
+    from pipeline import ingest
+
+    install(monkeypatch)
+    settings = Settings(data_dir=tmp_path / "data")
+    ingest([SEEDS], settings=settings)
+    store = SqliteFaissStore(settings.data_dir, create=False)
+    try:
+        before, total = store.term_document_counts(["pelicans", "zelensky"])
+        assert before["pelicans"] == 0 and before["zelensky"] > 0
+        note = tmp_path / "birds.txt"
+        note.write_text("Pelicans nest on the delta every spring.")
+        ingest([note], settings=settings)
+        after, grown = store.term_document_counts(["pelicans", "zelensky"])
+        assert after == {"pelicans": 1, "zelensky": before["zelensky"]}
+        assert grown == total + 1
+    finally:
+        store.close()
+
+
+def test_unchanged_reingest_loads_no_model_or_text_libraries(tmp_path: Path) -> None:
+    """With the fake encoder of tests/fake_ingest.py: this is about what a run with nothing new
+    imports, not about the model."""
+    report = (
+        "import atexit, sys; atexit.register(lambda: print('LOADED', *sorted(m for m in"
+        " ('torch', 'onnxruntime', 'datasketch', 'ftfy', 'trafilatura') if m in sys.modules),"
+        " file=sys.stderr))"
+    )
+    command = [
+        sys.executable,
+        "-c",
+        f"{report}; from tests.fake_ingest import main; main()",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "ingest",
+        str(SEEDS),
+    ]
+    first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "datasketch" in first.stderr.rsplit("LOADED", 1)[1]  # new text was deduplicated
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    assert again.stderr.rsplit("LOADED", 1)[1].split() == []
