@@ -113,7 +113,10 @@ def test_kill_9_leaves_a_consistent_index_and_a_rerun_completes_it(
     assert _finds_itself(data, CORPUS_SIZE - 1)
     store = SqliteFaissStore(data, create=False)
     try:
-        assert [run["status"] for run in store.runs()] == ["ok", "crashed"]
+        rerun_status, killed_status = (run["status"] for run in store.runs())
+        assert rerun_status == "ok"
+        # Killed after its last batch, the first run may have finished before the signal came.
+        assert killed_status == "crashed" or (committed == BATCHES and killed_status == "ok")
     finally:
         store.close()
 
