@@ -33,6 +33,4 @@ def convex_fusion(
             else:
                 tiebreak[key] = tiebreak.get(key, 0.0) + value
             fused.setdefault(key, 0.0)
-    return sorted(
-        fused.items(), key=lambda pair: (-pair[1], -tiebreak.get(pair[0], 0.0), pair[0])
-    )
+    return sorted(fused.items(), key=lambda pair: (-pair[1], -tiebreak.get(pair[0], 0.0), pair[0]))

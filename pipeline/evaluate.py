@@ -112,7 +112,9 @@ def evaluate(
     if not asked:
         raise ValueError(f"{questions} has no answerable questions")
     with tempfile.TemporaryDirectory(prefix="riverbed-eval-") as scratch:
-        settings = settings.model_copy(update={"data_dir": data_dir or Path(scratch), "store": None})
+        settings = settings.model_copy(
+            update={"data_dir": data_dir or Path(scratch), "store": None}
+        )
         report = ingest([documents], settings=settings)
         if report.failed:
             reasons = "; ".join(f"{f.source}: {f.reason}" for f in report.failures[:3])
