@@ -15,6 +15,29 @@ import numpy as np
 from index.models import Filters
 from index.records import DocumentState, StoredPassage, WriteBatch
 
+# A stored document as `Store.document()` returns it: field name -> column of `documents`.
+DOCUMENT_FIELDS: dict[str, str] = {
+    "id": "id",
+    "source": "source",
+    "title": "title",
+    "url": "url",
+    "published_at": "published_at",
+    "metadata": "metadata",
+    "text": "text",
+    "duplicate_of": "duplicate_of",
+    "duplicate_kind": "duplicate_kind",
+    "chunks": "n_chunks",
+    "tokens": "n_tokens",
+    "version": "version",
+    "ingested_at": "ingested_at",
+    "updated_at": "updated_at",
+}
+SELECT_DOCUMENT = f"SELECT {', '.join(DOCUMENT_FIELDS.values())} FROM documents WHERE id = "
+
+
+def document_from_row(row: Sequence[Any]) -> dict[str, Any]:
+    return dict(zip(DOCUMENT_FIELDS, row, strict=True))
+
 
 class StoreError(RuntimeError):
     """A problem the user can act on (wrong model, no index, locked); shown as one line."""

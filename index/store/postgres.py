@@ -36,7 +36,13 @@ import numpy as np
 
 from index.models import Filters
 from index.records import Chunk, DocumentRecord, DocumentState, StoredPassage, WriteBatch
-from index.store.base import MissingVectors, ModelMismatch, StoreError
+from index.store.base import (
+    SELECT_DOCUMENT,
+    MissingVectors,
+    ModelMismatch,
+    StoreError,
+    document_from_row,
+)
 from index.store.fts5_terms import Fts5Terms, tsquery_literal, tsvector_literal
 
 try:
@@ -728,31 +734,13 @@ class PostgresStore:
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
         rows = self._rows(
-            "SELECT id, source, title, url, published_at, metadata, text, duplicate_of,"
-            " duplicate_kind, n_chunks, n_tokens, version, ingested_at, updated_at"
-            " FROM documents WHERE id = %s",
+            SELECT_DOCUMENT + "%s",
             (doc_id,),
         )
         if not rows:
             return None
         row = rows[0]
-        keys = (
-            "id",
-            "source",
-            "title",
-            "url",
-            "published_at",
-            "metadata",
-            "text",
-            "duplicate_of",
-            "duplicate_kind",
-            "chunks",
-            "tokens",
-            "version",
-            "ingested_at",
-            "updated_at",
-        )
-        document = dict(zip(keys, row, strict=True))
+        document = document_from_row(row)
         document["published_at"] = _iso(document["published_at"])
         for key in ("ingested_at", "updated_at"):
             document[key] = _iso(document[key], "seconds")

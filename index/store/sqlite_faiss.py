@@ -24,7 +24,14 @@ from filelock import FileLock, Timeout
 from index.lexical import fts5_match
 from index.models import Filters
 from index.records import DocumentRecord, DocumentState, StoredPassage, WriteBatch
-from index.store.base import MissingVectors, ModelMismatch, StoreError, WriterBusy
+from index.store.base import (
+    SELECT_DOCUMENT,
+    MissingVectors,
+    ModelMismatch,
+    StoreError,
+    WriterBusy,
+    document_from_row,
+)
 from index.store.faiss_vectors import FaissVectors, write_streamed
 
 SCHEMA_VERSION = 1
@@ -666,30 +673,12 @@ class SqliteFaissStore:
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
         row = self.db.execute(
-            "SELECT id, source, title, url, published_at, metadata, text, duplicate_of,"
-            " duplicate_kind, n_chunks, n_tokens, version, ingested_at, updated_at"
-            " FROM documents WHERE id = ?",
+            SELECT_DOCUMENT + "?",
             (doc_id,),
         ).fetchone()
         if row is None:
             return None
-        keys = (
-            "id",
-            "source",
-            "title",
-            "url",
-            "published_at",
-            "metadata",
-            "text",
-            "duplicate_of",
-            "duplicate_kind",
-            "chunks",
-            "tokens",
-            "version",
-            "ingested_at",
-            "updated_at",
-        )
-        document = dict(zip(keys, row, strict=True))
+        document = document_from_row(row)
         document["metadata"] = json.loads(document["metadata"])
         return document
 
