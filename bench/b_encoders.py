@@ -3,7 +3,8 @@
 
 One run, on the passages ingest makes of the eval documents (tests/data, as in b_ingest), each
 backend at the default batch size:
-1. Throughput of each alone on those passages, in turns, ROUNDS times; the best round is kept.
+1. Throughput of each alone on those passages, in turns (each round starting with another),
+   ROUNDS times; the best round is kept.
    Ratios: int8 over PyTorch fp32 and over ONNX fp32 (target >= 1.8).
 2. Agreement: cosine of each backend's passage vectors with PyTorch's (the lowest, the mean).
 3. Quality: `evaluate()` (pipeline/evaluate.py) with each as the ingest encoder, dense and
@@ -23,7 +24,7 @@ from index.settings import Settings
 from pipeline.evaluate import evaluate
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
-ROUNDS = 2
+ROUNDS = 3
 MODES = ("dense", "hybrid")
 
 
@@ -42,8 +43,10 @@ def run() -> dict[str, float | str]:
     tokens = 0
     for encoder in encoders.values():
         encoder.embed_passages(texts[:4], spans[:4])  # warm up
-    for _ in range(ROUNDS):
-        for backend, encoder in encoders.items():
+    for attempt in range(ROUNDS):
+        turn = BACKENDS[attempt % len(BACKENDS) :] + BACKENDS[: attempt % len(BACKENDS)]
+        for backend in turn:  # a different one first each round: load drifts
+            encoder = encoders[backend]
             started = time.perf_counter()
             embedded = encoder.embed_passages(texts, spans)
             seconds[backend].append(time.perf_counter() - started)

@@ -183,13 +183,15 @@ class SentenceTransformerEncoder:
 class OnnxEncoder:
     """The same model exported to ONNX, run by ONNX Runtime: no PyTorch import, fast to start."""
 
-    def __init__(self, info: ModelInfo, onnx_path: Path, batch_size: int = 32) -> None:
+    def __init__(
+        self, info: ModelInfo, onnx_path: Path, batch_size: int = 32, threads: int | None = None
+    ) -> None:
         import onnxruntime
 
         from index.onnx_export import ensure_optimized
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.log_severity_level = 3
         try:
             onnx_path = ensure_optimized(onnx_path)
@@ -273,15 +275,18 @@ def passage_encoder(
 
 
 def query_encoder(info: ModelInfo, backend: str, cache_dir: Path) -> Encoder:
-    """The encoder for questions: ONNX Runtime when the export exists (or is asked for)."""
+    """The encoder for questions: ONNX Runtime when the export exists (or is asked for).
+
+    One thread per question: a question is a few tokens, too little to split, and a search
+    runs its lexical side on another core meanwhile (concurrent searches bring their own)."""
     from index.onnx_export import ensure_onnx, onnx_path
 
     exported = onnx_path(cache_dir, info)
     if backend == "onnx" or (backend == "auto" and exported.is_file()):
-        return OnnxEncoder(info, ensure_onnx(info, cache_dir))
+        return OnnxEncoder(info, ensure_onnx(info, cache_dir), threads=1)
     if backend == "auto":
         try:
-            return OnnxEncoder(info, ensure_onnx(info, cache_dir))
+            return OnnxEncoder(info, ensure_onnx(info, cache_dir), threads=1)
         except (ImportError, OSError, RuntimeError):
             pass  # no exporter here: the reference encoder still works
     return SentenceTransformerEncoder(info)

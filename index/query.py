@@ -74,8 +74,9 @@ def search(
     pending = _LEXICAL_SIDE.submit(lexical_side)
     query_vector = encoder.embed_queries([question])[0] if encoder is not None else None
     dense = store.dense_search(query_vector, depth, filters) if mode != "lexical" else []
+    pool = store.passages([pid for pid, _ in dense])
     lexical, (counts, total) = pending.result()
-    pool = store.passages([pid for pid, _ in dense] + list(lexical))
+    pool.update(store.passages([pid for pid in lexical if pid not in pool]))
     if not pool:
         return []
 
