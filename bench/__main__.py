@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,18 @@ def main(selected: list[str]) -> int:
         print(f"unknown benchmark(s): {', '.join(sorted(unknown))}; have: {', '.join(names)}")
         return 2
     results: dict[str, dict] = {}
-    for name in selected or names:
+    chosen = selected or names
+    if len(chosen) > 1:
+        # Each in a fresh process: none inherits another's loaded model, threads or memory (a
+        # child's peak RSS would count the parent's memory it inherits at fork).
+        for name in chosen:
+            done = subprocess.run([sys.executable, "-m", "bench", name], cwd=HERE.parent)
+            if done.returncode != 0:
+                return done.returncode
+            results[name] = json.loads((HERE / "results" / f"{name}.json").read_text())
+        print(json.dumps(results))
+        return 0
+    for name in chosen:
         started = time.perf_counter()
         print(f"== {name}", flush=True)
         module = importlib.import_module(f"bench.b_{name}")

@@ -1,8 +1,10 @@
 """Peak memory: `riverbed ingest` of the eval documents, and `riverbed serve` at rest.
 
 - Ingest: a new process ingests the eval documents (tests/data) into a fresh data dir, with the
-  default encoder (PyTorch) and with the int8 ONNX one; the figure is the kernel's peak RSS of
-  the process (wait4's ru_maxrss). How peak memory grows with the input is b_ingest_memory's.
+  default encoder (PyTorch) and with the int8 ONNX one; the figure is the process's own peak
+  resident set (VmHWM, read by the process as it exits: wait4's ru_maxrss would also count the
+  parent's memory that the child inherits at fork, before exec). How peak memory grows with the
+  input is b_ingest_memory's.
 - Serve: `riverbed serve` on the Python docs index of b_query (10,000+ passages) after it
   answers /health (the query encoder is loaded at start), then after SEARCHES searches (the
   vector index is loaded by the first): resident set (VmRSS) and its peak (VmHWM).
@@ -11,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tempfile
 import time
@@ -28,17 +29,22 @@ SEARCHES = 20
 MB = 2**20
 
 
+REPORT_PEAK = (
+    "import atexit, sys; atexit.register(lambda: sys.stderr.write('\\nPEAK ' + next(line for line"
+    " in open('/proc/self/status') if line.startswith('VmHWM')).split()[1] + '\\n'))"
+)
+
+
 def ingest_peak(data_dir: Path, encoder: str) -> tuple[float, dict]:
     """Peak RSS in MB and the report of ingesting the eval documents with `encoder`."""
-    command = riverbed_command(data_dir, "ingest", str(EVAL_DOCUMENTS), "--json")
-    process = subprocess.Popen(
-        command, env=clean_env(ingest_encoder=encoder), cwd=ROOT, stdout=subprocess.PIPE
+    command = riverbed_command(
+        data_dir, "ingest", str(EVAL_DOCUMENTS), "--json", prelude=REPORT_PEAK
     )
-    out = process.stdout.read() if process.stdout else b""
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"ingest with {encoder} failed")
-    return usage.ru_maxrss * 1024 / MB, json.loads(out)
+    done = subprocess.run(
+        command, env=clean_env(ingest_encoder=encoder), cwd=ROOT, capture_output=True, check=True
+    )
+    peak_kb = int(done.stderr.decode().rsplit("PEAK", 1)[1].split()[0])
+    return peak_kb / 1024, json.loads(done.stdout)
 
 
 def resident(pid: int) -> dict[str, float]:
