@@ -33,7 +33,7 @@ from index.settings import Settings
 from index.store import open_store
 from pipeline.ingestion import ingest_into
 
-ROUNDS = 2
+ROUNDS = 3
 HEAVY_MODULES = ("torch", "sentence_transformers", "onnxruntime")
 REPORT_MODULES = (
     "import atexit, sys; atexit.register(lambda: sys.stderr.write('\\nLOADED '"
