@@ -262,9 +262,14 @@ class OnnxEncoder:
 def passage_encoder(
     info: ModelInfo, backend: str, cache_dir: Path, batch_size: int = 32
 ) -> Encoder:
-    """The encoder for ingestion: sentence-transformers, or its ONNX export (fp32 or int8)."""
-    from index.onnx_export import ensure_onnx
+    """The encoder for ingestion: sentence-transformers, or its ONNX export (fp32 or int8).
 
+    Loading a model takes seconds: the query path's derived files (the word-frequency table,
+    the fp32 ONNX export) are made now, if missing, rather than by the first question."""
+    from index.onnx_export import ensure_onnx
+    from index.word_frequency import ensure_table
+
+    ensure_table()
     if backend == "torch":
         encoder = SentenceTransformerEncoder(info, batch_size)
         ensure_onnx(info, cache_dir)  # PyTorch is loaded now anyway: leave queries a fast path

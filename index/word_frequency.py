@@ -1,11 +1,12 @@
 """wordfreq's Zipf frequencies of English words, without loading wordfreq on the query path.
 
-Importing wordfreq and loading its English list takes about a second, longer than the rest of a
-cold `riverbed ask`; a question needs a few words of it. So the list's plain lowercase words
-(a-z only, 289k of them) are written once, with the Zipf frequency wordfreq itself gives each,
-to a small SQLite table in the cache dir, and looked up there. wordfreq's English tokenizer
-keeps such a word whole, so a plain word missing from the list has frequency 0 there as here.
-Any other word (digits, accents, another language) is asked of wordfreq, which is then loaded.
+Importing wordfreq and loading its English list takes a third of a second on a quiet machine,
+a second on a busy one; a question needs a few words of it. So the list's plain lowercase words
+(a-z only, 289k of them) are written once, each with the Zipf frequency wordfreq itself gives
+it, to a small SQLite table in the cache dir (by the first ingest that loads the model, or else
+by the first question), and looked up there. wordfreq's English tokenizer keeps such a word
+whole, so a plain word missing from its list has frequency 0 there as here. Any other word
+(digits, accents, another language) is asked of wordfreq, which is then loaded.
 """
 
 from __future__ import annotations
@@ -61,15 +62,24 @@ def build_table(language: str, path: Path) -> Path:
     return path
 
 
-@lru_cache(maxsize=4)
-def _table(language: str) -> sqlite3.Connection | None:
+def ensure_table(language: str = "en") -> Path | None:
+    """The table of `language`, made now if missing; None if it cannot be written."""
     path = table_path(language)
     try:
-        if not path.is_file():
-            build_table(language, path)
-        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    except OSError:
+        return path if path.is_file() else build_table(language, path)
+    except (OSError, sqlite3.Error):
         return None  # no writable cache dir: wordfreq answers every word
+
+
+@lru_cache(maxsize=4)
+def _table(language: str) -> sqlite3.Connection | None:
+    path = ensure_table(language)
+    if path is None:
+        return None
+    try:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    except sqlite3.Error:
+        return None
 
 
 def zipf_frequency(word: str, language: str = "en") -> float:
