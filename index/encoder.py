@@ -265,14 +265,16 @@ def passage_encoder(
     """The encoder for ingestion: sentence-transformers, or its ONNX export (fp32 or int8).
 
     Loading a model takes seconds: the query path's derived files (the word-frequency table,
-    the fp32 ONNX export) are made now, if missing, rather than by the first question."""
-    from index.onnx_export import ensure_onnx
+    the fp32 ONNX export and its optimised graph) are made now, if missing, rather than by the
+    first question."""
+    from index.onnx_export import ensure_onnx, ensure_optimized
     from index.word_frequency import ensure_table
 
     ensure_table()
     if backend == "torch":
         encoder = SentenceTransformerEncoder(info, batch_size)
-        ensure_onnx(info, cache_dir)  # PyTorch is loaded now anyway: leave queries a fast path
+        # PyTorch is loaded now anyway: leave queries a fast path.
+        ensure_optimized(ensure_onnx(info, cache_dir))
         return encoder
     return OnnxEncoder(
         info, ensure_onnx(info, cache_dir, quantized=backend == "onnx-int8"), batch_size
