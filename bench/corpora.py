@@ -6,8 +6,9 @@
   installs it): real text large enough for an index of 10,000+ passages. It is ingested once
   into bench/.cache/pydocs and reused; an interrupted build resumes (unchanged files are
   skipped). It is embedded with the ONNX Runtime export of the default model (fp32; vectors
-  equal to the sentence-transformers ones to cosine >= 0.999), which is twice as fast here:
-  query latency depends on how many vectors there are, not on which backend made them.
+  equal to the sentence-transformers ones to cosine >= 0.999), which is faster here (see
+  b_encoders): query latency depends on how many vectors there are, not on which backend made
+  them. The build takes most of an hour on this 2-core machine.
 """
 
 from __future__ import annotations
