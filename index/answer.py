@@ -115,14 +115,18 @@ def best_sentence(
     matcher: TermMatcher,
     meaning_weight: float = 1.0,
     coverage_weight: float = 1.0,
+    coverage: np.ndarray | None = None,
 ) -> SentenceEvidence:
-    """The sentence with the highest weighted sum of meaning and coverage."""
+    """The sentence with the highest weighted sum of meaning and coverage.
+
+    `coverage` is `matcher.coverages` of the passage's sentences when already computed."""
     if not passage.sentences:
         return SentenceEvidence(-1, 0.0, 0.0)
     if query_vector is not None:
         meaning = passage.sentence_vectors @ query_vector
     else:
         meaning = np.zeros(len(passage.sentences), dtype=np.float32)
-    coverage = matcher.coverages(passage.text, passage.sentences)
+    if coverage is None:
+        coverage = matcher.coverages(passage.text, passage.sentences)
     row = int(np.argmax(meaning_weight * meaning + coverage_weight * coverage))
     return SentenceEvidence(row, float(meaning.max()), float(coverage.max()))

@@ -67,20 +67,24 @@ def search(
     terms = query_terms(question)
     depth = max(settings.candidates, 2 * k)
 
-    def lexical_side() -> tuple[dict[int, float], tuple[dict[str, int], int]]:
+    def lexical_side() -> tuple[dict[int, float], TermMatcher, dict, dict]:
+        """BM25's candidates, read, with their sentences' term coverage: none of it needs the
+        question's vector."""
         found = dict(store.lexical_search(terms, depth, filters)) if mode != "dense" else {}
-        return found, store.term_document_counts(terms)
+        counts, total = store.term_document_counts(terms)
+        matcher = TermMatcher(terms, {term: idf(count, total) for term, count in counts.items()})
+        read = store.passages(list(found))
+        coverage = {pid: matcher.coverages(p.text, p.sentences) for pid, p in read.items()}
+        return found, matcher, read, coverage
 
     pending = _LEXICAL_SIDE.submit(lexical_side)
     query_vector = encoder.embed_queries([question])[0] if encoder is not None else None
     dense = store.dense_search(query_vector, depth, filters) if mode != "lexical" else []
-    pool = store.passages([pid for pid, _ in dense])
-    lexical, (counts, total) = pending.result()
-    pool.update(store.passages([pid for pid in lexical if pid not in pool]))
+    lexical, matcher, pool, coverage = pending.result()
+    pool.update(store.passages([pid for pid, _ in dense if pid not in pool]))
     if not pool:
         return []
 
-    matcher = TermMatcher(terms, {term: idf(count, total) for term, count in counts.items()})
     weights = {
         "dense": settings.dense_weight,
         "sentence": settings.sentence_weight,
@@ -90,7 +94,14 @@ def search(
     # The answer sentence is chosen the same way in every mode; the mode only decides which
     # signals rank the passages.
     evidence = {
-        pid: best_sentence(passage, query_vector, matcher, weights["sentence"], weights["coverage"])
+        pid: best_sentence(
+            passage,
+            query_vector,
+            matcher,
+            weights["sentence"],
+            weights["coverage"],
+            coverage=coverage.get(pid),
+        )
         for pid, passage in pool.items()
     }
     available = {
