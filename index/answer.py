@@ -16,7 +16,7 @@ import bisect
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -62,8 +62,17 @@ class TermMatcher:
         # A regex finds candidate words by what each term shares with its stem (a stem may end
         # unlike its word: zelensky -> zelenski); only those words are stemmed to confirm.
         prefixes = {os.path.commonprefix([term.casefold(), stem(term)]) or term for term in terms}  # noqa: RUF071
-        alternatives = "|".join(sorted(map(re.escape, prefixes), key=len, reverse=True))
+        sorted_prefixes = sorted(prefixes, key=len, reverse=True)
+        alternatives = "|".join(map(re.escape, sorted_prefixes))
         self._words = re.compile(rf"\b(?:{alternatives})\w*", re.IGNORECASE) if self.stems else None
+        # For ASCII terms in ASCII text, a pattern that Python's re scans twice as fast (on the
+        # lowered text): it starts with the terms, which lets re skip ahead on their
+        # first letters, and checks the word start after each (`c(?<!\w{2})`), not before.
+        if self.stems and alternatives.isascii():
+            after_word_start = (f"{re.escape(p)}(?<!\\w{{{len(p) + 1}}})" for p in sorted_prefixes)
+            self._ascii_words = re.compile(rf"(?:{'|'.join(after_word_start)})\w*")
+        else:
+            self._ascii_words = None
         self._carried: dict[str, str] = {}  # word -> _stem_of(word), for this question
 
     def coverage(self, text: str) -> float:
@@ -76,18 +85,27 @@ class TermMatcher:
         if self._words is None or self.total <= 0 or not spans:
             return shares
         starts = [start for start, _ in spans]
+        weights, carried_stems = self.stems, self._carried
         found: dict[int, set[str]] = {}
-        for match in self._words.finditer(text):
+        for match in self._term_words(text):
+            word = match.group()
+            carried = carried_stems.get(word)
+            if carried is None:
+                carried = carried_stems[word] = self._stem_of(word)
+            if not weights.get(carried):
+                continue  # a word that only looks like a question term (c -> class)
             row = bisect.bisect_right(starts, match.start()) - 1
             if row >= 0 and match.end() <= spans[row][1]:
-                word = match.group()
-                carried = self._carried.get(word)
-                if carried is None:
-                    carried = self._carried[word] = self._stem_of(word)
                 found.setdefault(row, set()).add(carried)
         for row, stems in found.items():
-            shares[row] = sum(self.stems.get(s, 0.0) for s in stems) / self.total
+            shares[row] = sum(weights[s] for s in stems) / self.total
         return shares
+
+    def _term_words(self, text: str) -> Iterator[re.Match[str]]:
+        """Words of `text` that start like one of the question's terms."""
+        if self._ascii_words is None or not text.isascii():
+            return self._words.finditer(text)
+        return self._ascii_words.finditer(text.lower())
 
     def _stem_of(self, word: str) -> str:
         """The question stem this word carries: its own stem, or a stem of at least

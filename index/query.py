@@ -14,7 +14,7 @@ counts, and reads passages back.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Literal
 
@@ -34,9 +34,10 @@ SIGNALS: dict[str, tuple[str, ...]] = {
     "lexical": ("lexical", "coverage"),
     "hybrid": ("dense", "sentence", "lexical", "coverage"),
 }
-# The lexical side of a search (BM25 top-n, term counts) runs here while the caller's thread
-# encodes the question and searches the vectors: both wait in C (SQLite, ONNX Runtime, FAISS)
-# with the GIL released, so on two cores a search takes about the longer of the two.
+# The lexical side of a search (BM25's top-n, reading those passages, their term coverage) runs
+# here while the caller's thread weighs the question's terms, encodes the question and searches
+# the vectors: the slow parts wait in C (SQLite, ONNX Runtime, FAISS) with the GIL released, so
+# on two cores they overlap.
 _LEXICAL_SIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="riverbed-lexical")
 
 
@@ -67,20 +68,27 @@ def search(
     terms = query_terms(question)
     depth = max(settings.candidates, 2 * k)
 
-    def lexical_side() -> tuple[dict[int, float], TermMatcher, dict, dict]:
+    matcher_ready: Future[TermMatcher] = Future()
+
+    def lexical_side() -> tuple[dict[int, float], dict, dict]:
         """BM25's candidates, read, with their sentences' term coverage: none of it needs the
         question's vector."""
         found = dict(store.lexical_search(terms, depth, filters)) if mode != "dense" else {}
-        counts, total = store.term_document_counts(terms)
-        matcher = TermMatcher(terms, {term: idf(count, total) for term, count in counts.items()})
         read = store.passages(list(found))
+        matcher = matcher_ready.result()
         coverage = {pid: matcher.coverages(p.text, p.sentences) for pid, p in read.items()}
-        return found, matcher, read, coverage
+        return found, read, coverage
 
     pending = _LEXICAL_SIDE.submit(lexical_side)
+    try:  # the matcher is built here, while BM25 runs in SQLite on the lexical side's thread
+        matcher = term_matcher(store, terms)
+    except BaseException as error:
+        matcher_ready.set_exception(error)
+        raise
+    matcher_ready.set_result(matcher)
     query_vector = encoder.embed_queries([question])[0] if encoder is not None else None
     dense = store.dense_search(query_vector, depth, filters) if mode != "lexical" else []
-    lexical, matcher, pool, coverage = pending.result()
+    lexical, pool, coverage = pending.result()
     pool.update(store.passages([pid for pid, _ in dense if pid not in pool]))
     if not pool:
         return []
@@ -116,6 +124,12 @@ def search(
     ranked = ranked[: max(3 * k, k + 10)]
     candidates = [Candidate(pool[pid], score, evidence[pid].row) for pid, score in ranked]
     return [to_passage(c) for c in fold(candidates, k, settings.fold_overlap)]
+
+
+def term_matcher(store: Store, terms: list[str]) -> TermMatcher:
+    """The question's terms, weighted by their IDF in the index."""
+    counts, total = store.term_document_counts(terms)
+    return TermMatcher(terms, {term: idf(count, total) for term, count in counts.items()})
 
 
 def to_passage(candidate: Candidate) -> Passage:

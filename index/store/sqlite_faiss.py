@@ -642,7 +642,7 @@ class SqliteFaissStore:
         if not rows:
             return found
         # Every passage's sentence vectors decoded in one go, then handed out as row slices.
-        spans = [json.loads(row[2]) for row in rows]
+        spans = json.loads("[" + ",".join(row[2] for row in rows) + "]")  # one parse for all
         dim = len(rows[0][4]) // 4
         sentence_matrix = _float16_to_float32(b"".join(row[3] for row in rows)).reshape(-1, dim)
         offset = 0
@@ -662,7 +662,7 @@ class SqliteFaissStore:
                 end=end,
                 url=url,
                 published_at=published,
-                metadata=json.loads(metadata),
+                metadata=json.loads(metadata) if metadata != "{}" else {},
                 sentences=[tuple(s) for s in sentences],
                 sentence_vectors=sentence_matrix[offset : offset + len(sentences)],
                 vector=np.frombuffer(vector_blob, dtype=np.float32),
