@@ -4,10 +4,12 @@ The index is the HTML of Debian's python3.11-doc, ingested once into bench/.cach
 (bench/corpora.py). Questions: a few written by hand plus the pages' own subtitles ("Container
 datatypes", "Generate pseudo-random numbers"), shuffled with a fixed seed, all distinct; the
 first WARM_UP are asked before measuring. `Index.search` in this process (k=5). Per mode: p50
-and p99 in milliseconds. Then hybrid once more with each step timed, as means: on the caller's thread, question encoding, the dense top-n,
-reading passages, answer sentences, fusion and folding ("other": waiting for the lexical side,
-making results); on the lexical side's thread ("alongside"), meanwhile, the BM25 top-n, term
-counts and reading BM25's candidates (their term coverage is the rest of that thread's time).
+and p99 in milliseconds. Then hybrid once more with each step timed, as means: on the caller's
+thread, term counts (for the question's term weights), question encoding, the dense top-n,
+reading passages, answer sentences, fusion and folding ("other": building the term matcher,
+waiting for the lexical side, making results); on the lexical side's thread ("alongside"),
+meanwhile, the BM25 top-n and reading BM25's candidates (their term coverage is the rest of
+that thread's time).
 """
 
 from __future__ import annotations

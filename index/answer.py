@@ -146,5 +146,6 @@ def best_sentence(
         meaning = np.zeros(len(passage.sentences), dtype=np.float32)
     if coverage is None:
         coverage = matcher.coverages(passage.text, passage.sentences)
-    row = int(np.argmax(meaning_weight * meaning + coverage_weight * coverage))
-    return SentenceEvidence(row, float(meaning.max()), float(coverage.max()))
+    row = int((meaning_weight * meaning + coverage_weight * coverage).argmax())
+    # max() over a list: a few sentences are quicker done in Python than by numpy's reduction
+    return SentenceEvidence(row, max(meaning.tolist()), max(coverage.tolist()))
