@@ -274,24 +274,8 @@ class PreparedEmbedder(Embedder):
         super().__init__(lambda: original.encoder, original.store, original.report)
         self.work = work
 
-    def _embed(self, chunks: list[Chunk]) -> list[Chunk]:
-        if not chunks:
-            return chunks
-        known = self.store.known_passages([c.text_hash for c in chunks])
-        first_of: dict[str, Chunk] = {}
-        for chunk in chunks:
-            leader = first_of.get(chunk.text_hash)
-            if chunk.text_hash not in known and (leader is None or leader.vector is None):
-                first_of[chunk.text_hash] = chunk
-        for text_hash, leader in first_of.items():
-            if leader.vector is not None:
-                self.report.tokens_embedded += self.work.tokens.get(text_hash, 0)
-        self._encode([leader for leader in first_of.values() if leader.vector is None])
-        for chunk in chunks:
-            leader = first_of.get(chunk.text_hash)
-            if leader is not None and chunk.vector is None:
-                chunk.vector, chunk.sentence_vectors = leader.vector, leader.sentence_vectors
-        return chunks
+    def _tokens_embedded_elsewhere(self, text_hash: str) -> int:
+        return self.work.tokens.get(text_hash, 0)
 
 
 def use_prepared_stages(runner: Runner, work: PreparedWork) -> None:

@@ -72,16 +72,28 @@ class Embedder:
             chunk.vector, chunk.sentence_vectors = vector, sentences
 
     def _embed(self, chunks: list[Chunk]) -> list[Chunk]:
+        """Vectors for chunks whose text the store does not know: one encoding per distinct
+        text, by its first chunk (or the first that came with a vector), shared with the rest."""
         if not chunks:
             return chunks
         known = self.store.known_passages([c.text_hash for c in chunks])
-        first_of: dict[str, Chunk] = {}
+        leaders: dict[str, Chunk] = {}
         for chunk in chunks:
-            if chunk.text_hash not in known:
-                first_of.setdefault(chunk.text_hash, chunk)
-        self._encode(list(first_of.values()))
+            if chunk.text_hash in known:
+                continue
+            leader = leaders.get(chunk.text_hash)
+            if leader is None or (leader.vector is None and chunk.vector is not None):
+                leaders[chunk.text_hash] = chunk
+        for text_hash, leader in leaders.items():
+            if leader.vector is not None:
+                self.report.tokens_embedded += self._tokens_embedded_elsewhere(text_hash)
+        self._encode([leader for leader in leaders.values() if leader.vector is None])
         for chunk in chunks:
-            leader = first_of.get(chunk.text_hash)
-            if leader is not None and leader is not chunk:
+            leader = leaders.get(chunk.text_hash)
+            if leader is not None and chunk.vector is None:
                 chunk.vector, chunk.sentence_vectors = leader.vector, leader.sentence_vectors
         return chunks
+
+    def _tokens_embedded_elsewhere(self, text_hash: str) -> int:
+        """Tokens spent on a vector that came with its chunk (none do here; see distributed)."""
+        return 0

@@ -29,7 +29,7 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index.api import Index
@@ -57,6 +57,8 @@ def _not_a_number(value: Any) -> Any:
 
 
 IsoDatetime = Annotated[datetime, BeforeValidator(_not_a_number)]
+
+
 META_PATTERN = r"^[^=]+="
 MetaPair = Annotated[str, Field(pattern=META_PATTERN, examples=["team=ops"])]
 PATTERN_MEANS = {
@@ -102,6 +104,14 @@ class SearchRequest(BaseModel):
     context_tokens: int | None = Field(
         None, ge=1, description="Also return the passages as a cited prompt context this long."
     )
+
+    @field_validator("k", "context_tokens", mode="before")
+    @classmethod
+    def _a_json_number(cls, value: Any) -> Any:
+        """Only a JSON number is a number (5 or 5.0): pydantic would also take true and "5"."""
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError("expected a whole number")
+        return value
 
 
 class SearchResponse(BaseModel):
@@ -509,7 +519,7 @@ def _validation_problem(_request: Request, exc: RequestValidationError) -> JSONR
         where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
         pattern = (error.get("ctx") or {}).get("pattern")
         message = PATTERN_MEANS.get(pattern, error.get("msg", "invalid"))
-        lines.append(f"{where or 'body'}: {message}")
+        lines.append(f"{where or 'body'}: {message.removeprefix('Value error, ')}")
     message = "; ".join(lines) + (f" (and {len(errors) - 3} more)" if len(errors) > 3 else "")
     detail = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in errors]
     return JSONResponse({"detail": detail, "message": message}, status_code=422)

@@ -50,7 +50,7 @@ def test_get_and_post_search_answer_the_seed_question(client: httpx.Client) -> N
     first = body["results"][0]
     assert "no-fly zone" in first["text"]
     assert "no-fly zone" in first["answer"]["text"]
-    posted = client.post("/search", json={"q": QUESTION, "k": 3})
+    posted = client.post("/search", json={"q": QUESTION, "k": 3.0})  # JSON's 3.0 is 3
     assert posted.status_code == 200, posted.text
     assert posted.json()["results"] == body["results"]
 
@@ -195,6 +195,8 @@ def test_oversized_bodies_are_refused_and_nothing_lands(client: httpx.Client) ->
         ),
         ("post", "/search", {"json": {"q": "x", "k": 0}}, 422, "k: "),
         ("post", "/search", {"json": {"q": "x", "mode": "fuzzy"}}, 422, "mode: "),
+        ("post", "/search", {"json": {"q": "x", "k": True}}, 422, "k: expected a whole number"),
+        ("post", "/search", {"json": {"q": "x", "context_tokens": "9"}}, 422, "context_tokens: "),
         ("post", "/search", {"json": {"question": "x"}}, 422, "q: Field required"),
         ("post", "/search", {"json": {"q": " \t\n"}}, 422, "q: the question is empty"),
         ("get", "/search", {"params": {"q": "x", "k": "many"}}, 422, "k: "),

@@ -60,6 +60,21 @@ class MissingVectors(StoreError):
         self.text_hashes = text_hashes
 
 
+class RecordedModel:
+    """The model an index is bound to, as every store records it: `model_id` and `dim` in its
+    meta table, which the store reads with `_meta`."""
+
+    def _meta(self, key: str) -> str | None:
+        raise NotImplementedError
+
+    def model_id(self) -> str | None:
+        return self._meta("model_id")
+
+    def dim(self) -> int | None:
+        value = self._meta("dim")
+        return int(value) if value else None
+
+
 class Store(Protocol):
     def bind_model(self, model_id: str, dim: int) -> None:
         """Record the model of an empty index, or refuse one that differs from the recorded one."""

@@ -40,6 +40,7 @@ from index.store.base import (
     SELECT_DOCUMENT,
     MissingVectors,
     ModelMismatch,
+    RecordedModel,
     StoreError,
     document_from_row,
 )
@@ -174,7 +175,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-class PostgresStore:
+class PostgresStore(RecordedModel):
     """The store in a Postgres database with the pgvector extension (0.8 or newer)."""
 
     def __init__(self, url: str, create: bool = True) -> None:
@@ -308,13 +309,6 @@ class PostgresStore:
         return rows[0][0] if rows else None
 
     # -- the model ---------------------------------------------------------------------------
-
-    def model_id(self) -> str | None:
-        return self._meta("model_id")
-
-    def dim(self) -> int | None:
-        value = self._meta("dim")
-        return int(value) if value else None
 
     def bind_model(self, model_id: str, dim: int) -> None:
         """Record the model of an empty index (typing the vector column and indexing it)."""

@@ -28,6 +28,7 @@ from index.store.base import (
     SELECT_DOCUMENT,
     MissingVectors,
     ModelMismatch,
+    RecordedModel,
     StoreError,
     WriterBusy,
     document_from_row,
@@ -135,7 +136,7 @@ def _float16_to_float32(buffer: bytes) -> np.ndarray:
     return _float16_table().take(np.frombuffer(buffer, dtype=np.uint16))
 
 
-class SqliteFaissStore:
+class SqliteFaissStore(RecordedModel):
     """The embedded default store in one data dir."""
 
     def __init__(self, data_dir: Path, create: bool = True) -> None:
@@ -235,13 +236,6 @@ class SqliteFaissStore:
             self._writer_lock = None
 
     # -- the model ---------------------------------------------------------------------------
-
-    def model_id(self) -> str | None:
-        return self._meta("model_id")
-
-    def dim(self) -> int | None:
-        value = self._meta("dim")
-        return int(value) if value else None
 
     def bind_model(self, model_id: str, dim: int) -> None:
         recorded = self.model_id()
