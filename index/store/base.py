@@ -39,6 +39,37 @@ def document_from_row(row: Sequence[Any]) -> dict[str, Any]:
     return dict(zip(DOCUMENT_FIELDS, row, strict=True))
 
 
+def passage_at_home(
+    passage_id: int,
+    text: str,
+    occurrences: Sequence[Sequence[Any]],
+    copies: dict[str, list[str]],
+    **fields: Any,
+) -> StoredPassage:
+    """A passage as search reads it, placed at its first occurrence (its home document).
+
+    `occurrences` are (start, end, doc id, source, title, url, ...) in document order; `copies`
+    maps a document id to the sources of its exact duplicates. `also_in` lists the sources of the
+    other occurrences and of every such document's copies. `fields` gives the rest
+    (published_at, metadata, sentences, sentence_vectors, vector), decoded by the store."""
+    start, end, doc_id, source, title, url = occurrences[0][:6]
+    also_in = [occurrence[3] for occurrence in occurrences[1:]] + copies.get(doc_id, [])
+    for occurrence in occurrences[1:]:
+        also_in += copies.get(occurrence[2], [])
+    return StoredPassage(
+        passage_id=passage_id,
+        text=text,
+        doc_id=doc_id,
+        source=source,
+        title=title,
+        start=start,
+        end=end,
+        url=url,
+        also_in=list(dict.fromkeys(s for s in also_in if s != source)),
+        **fields,
+    )
+
+
 class StoreError(RuntimeError):
     """A problem the user can act on (wrong model, no index, locked); shown as one line."""
 

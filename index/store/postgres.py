@@ -43,6 +43,7 @@ from index.store.base import (
     RecordedModel,
     StoreError,
     document_from_row,
+    passage_at_home,
 )
 from index.store.fts5_terms import Fts5Terms, tsquery_literal, tsvector_literal
 
@@ -701,28 +702,19 @@ class PostgresStore(RecordedModel):
                 occs = occurrences.get(pid)
                 if not occs:
                     continue
-                start, end, doc_id, source, title, url, published, metadata = occs[0]
-                also_in = [occ[3] for occ in occs[1:]] + copies.get(doc_id, [])
-                for occ in occs[1:]:
-                    also_in += copies.get(occ[2], [])
                 spans = [tuple(span) for span in sentences]
-                found[pid] = StoredPassage(
-                    passage_id=pid,
-                    text=text,
-                    doc_id=doc_id,
-                    source=source,
-                    title=title,
-                    start=start,
-                    end=end,
-                    url=url,
-                    published_at=_iso(published),
-                    metadata=metadata,
+                found[pid] = passage_at_home(
+                    pid,
+                    text,
+                    occs,
+                    copies,
+                    published_at=_iso(occs[0][6]),
+                    metadata=occs[0][7],
                     sentences=spans,
                     sentence_vectors=np.frombuffer(sentence_blob, dtype=np.float16)
                     .reshape(len(spans), -1)
                     .astype(np.float32),
                     vector=vector.to_numpy().astype(np.float32),
-                    also_in=list(dict.fromkeys(s for s in also_in if s != source)),
                 )
         return found
 

@@ -32,6 +32,7 @@ from index.store.base import (
     StoreError,
     WriterBusy,
     document_from_row,
+    passage_at_home,
 )
 from index.store.faiss_vectors import FaissVectors, write_streamed
 
@@ -642,25 +643,17 @@ class SqliteFaissStore(RecordedModel):
         offset = 0
         for (pid, text, _, _, vector_blob), sentences in zip(rows, spans, strict=True):
             occs = occurrences[pid]
-            start, end, doc_id, source, title, url, published, metadata = occs[0]
-            also_in = [occ[3] for occ in occs[1:]] + copies.get(doc_id, [])
-            for occ in occs[1:]:
-                also_in += copies.get(occ[2], [])
-            found[pid] = StoredPassage(
-                passage_id=pid,
-                text=text,
-                doc_id=doc_id,
-                source=source,
-                title=title,
-                start=start,
-                end=end,
-                url=url,
+            published, metadata = occs[0][6:8]
+            found[pid] = passage_at_home(
+                pid,
+                text,
+                occs,
+                copies,
                 published_at=published,
                 metadata=json.loads(metadata) if metadata != "{}" else {},
                 sentences=[tuple(s) for s in sentences],
                 sentence_vectors=sentence_matrix[offset : offset + len(sentences)],
                 vector=np.frombuffer(vector_blob, dtype=np.float32),
-                also_in=list(dict.fromkeys(s for s in also_in if s != source)),
             )
             offset += len(sentences)
         return found
