@@ -65,9 +65,9 @@ class TermMatcher:
         sorted_prefixes = sorted(prefixes, key=len, reverse=True)
         alternatives = "|".join(map(re.escape, sorted_prefixes))
         self._words = re.compile(rf"\b(?:{alternatives})\w*", re.IGNORECASE) if self.stems else None
-        # For ASCII terms in ASCII text, a pattern that Python's re scans twice as fast (on the
-        # lowered text): it starts with the terms, which lets re skip ahead on their
-        # first letters, and checks the word start after each (`c(?<!\w{2})`), not before.
+        # For ASCII terms, a pattern that Python's re scans twice as fast, on the lowered text:
+        # it starts with the terms, which lets re skip ahead on their first letters, and checks
+        # the word start after each (`c(?<!\w{2})`), not before (see _term_words for when).
         if self.stems and alternatives.isascii():
             after_word_start = (f"{re.escape(p)}(?<!\\w{{{len(p) + 1}}})" for p in sorted_prefixes)
             self._ascii_words = re.compile(rf"(?:{'|'.join(after_word_start)})\w*")
@@ -103,9 +103,16 @@ class TermMatcher:
 
     def _term_words(self, text: str) -> Iterator[re.Match[str]]:
         """Words of `text` that start like one of the question's terms."""
-        if self._ascii_words is None or not text.isascii():
-            return self._words.finditer(text)
-        return self._ascii_words.finditer(text.lower())
+        if self._ascii_words is not None:
+            lowered = text.lower()
+            # The case-blind pattern's words, when lowering kept each character one character
+            # (so offsets hold; none changes from word to non-word) and there is neither of
+            # the two letters re also matches to ASCII ones (ı to i, ſ to s).
+            if text.isascii() or (
+                len(lowered) == len(text) and "ı" not in text and "ſ" not in text
+            ):
+                return self._ascii_words.finditer(lowered)
+        return self._words.finditer(text)
 
     def _stem_of(self, word: str) -> str:
         """The question stem this word carries: its own stem, or a stem of at least
