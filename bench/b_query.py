@@ -129,6 +129,7 @@ def run() -> dict[str, float | str]:
         "questions": len(measured),
     }
     with Index.open(data_dir) as index:
+        index.warm()  # as `riverbed serve` does at start
         for question in warm:
             index.search(question, k=5, mode="hybrid")
         encode = []

@@ -68,6 +68,14 @@ class Index:
         encoder = self.encoder if mode != "lexical" else self._encoder_if_cheap()
         return search(self.store, encoder, question, self.settings, k=k, mode=mode, filters=filters)
 
+    def warm(self) -> Index:
+        """Load the question encoder and what the store searches from (the FAISS index, BM25's
+        postings in memory) now: for a process that will search many times (a server, a
+        chatbot backend). Without it the first search loads them, and BM25 runs in FTS5."""
+        self.encoder.embed_queries(["warm up"])
+        self.store.warm()
+        return self
+
     def context(
         self,
         question: str,

@@ -120,6 +120,7 @@ def evaluate(
             reasons = "; ".join(f"{f.source}: {f.reason}" for f in report.failures[:3])
             raise ValueError(f"{report.failed} document(s) failed to ingest: {reasons}")
         with Index.open(settings=settings) as index:
+            index.warm()
             stats = index.stats()
             scores = [score_mode(index, asked, mode) for mode in modes]
     return EvalReport(

@@ -54,7 +54,7 @@ class RiverbedRetriever(BaseRetriever):
         **fields: Any,
     ) -> RiverbedRetriever:
         """Open the index in `data_dir` (or the settings' store) and retrieve from it."""
-        return cls(index=Index.open(data_dir, settings=settings), **fields)
+        return cls(index=Index.open(data_dir, settings=settings).warm(), **fields)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun

@@ -141,6 +141,7 @@ class Corpus:
         with self._lock:
             if self._index is None:
                 store = open_store(self.settings, create=self.allow_writes)
+                store.warm()  # a server searches many times: BM25 from memory, FAISS loaded
                 self._index = Index(store, self.settings)
             return self._index
 

@@ -187,8 +187,9 @@ class Backend:
         self.passage_encoder = encoder_factory_for(self.store, settings)
 
     def warm_up(self) -> None:
-        """Load the query encoder (and check the index's model) before the first request."""
-        self.index.encoder.embed_queries(["warm up"])
+        """Load the query encoder (and check the index's model) and the store's search indexes
+        before the first request."""
+        self.index.warm()
 
     @contextmanager
     def writer(self) -> Iterator[None]:

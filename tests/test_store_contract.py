@@ -90,13 +90,16 @@ VIKINGS = "Norse raiders and pirates came from Denmark, Iceland and Norway."
 CASTLES = "Norman castles of stone rose across England after the conquest."
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "sqlite-warm", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
+    """The embedded store cold (BM25 in FTS5) and warmed (BM25 from memory), and Postgres."""
+    if request.param.startswith("sqlite"):
         opened: Store = SqliteFaissStore(tmp_path / "data")
     else:
         opened = PostgresStore(request.getfixturevalue("pg_url"))
     opened.bind_model(MODEL, DIM)
+    if request.param == "sqlite-warm":
+        opened.warm()
     yield opened
     opened.close()
 

@@ -146,6 +146,9 @@ class Store(Protocol):
 
     def passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]: ...
 
+    def warm(self) -> None:
+        """Make ready what searches read, in a process that will search many times."""
+
     def document(self, doc_id: str) -> dict[str, Any] | None: ...
 
     def generation(self) -> int: ...

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Sequence
 
 FTS5_TOKENIZE = "porter unicode61 remove_diacritics 2"  # as the embedded store's passages_fts
+BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants, which the other BM25s use to rank alike
 MAX_POSITION = 16383  # Postgres keeps word positions up to this
 MAX_LEXEME_BYTES = 2046  # and words up to this long
 

@@ -45,7 +45,13 @@ from index.store.base import (
     document_from_row,
     passage_at_home,
 )
-from index.store.fts5_terms import Fts5Terms, tsquery_literal, tsvector_literal
+from index.store.fts5_terms import (
+    BM25_B,
+    BM25_K1,
+    Fts5Terms,
+    tsquery_literal,
+    tsvector_literal,
+)
 
 try:
     import psycopg
@@ -62,7 +68,6 @@ except ImportError as missing:  # pragma: no cover - depends on the install
 T = TypeVar("T")
 
 SCHEMA = "riverbed"
-BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants: with its terms, both stores rank alike
 WRITE_ATTEMPTS = 5
 POOL_SIZE = 8  # connections per open store
 SCHEMA_LOCK = 7_286_310_001  # advisory lock ids: creating the schema, binding the model
@@ -585,6 +590,9 @@ class PostgresStore(RecordedModel):
         )
 
     # -- search ------------------------------------------------------------------------------
+
+    def warm(self) -> None:
+        """Nothing to load: the vector and lexical indexes are the server's."""
 
     def generation(self) -> int:
         return int(self._rows("SELECT generation FROM state")[0][0])

@@ -34,6 +34,7 @@ from index.store.base import (
     document_from_row,
     passage_at_home,
 )
+from index.store.bm25_postings import Bm25Postings
 from index.store.faiss_vectors import FaissVectors, write_streamed
 
 SCHEMA_VERSION = 1
@@ -154,6 +155,7 @@ class SqliteFaissStore(RecordedModel):
         # term_document_counts): {"generation": g, "total": n, "terms": {term: count}}.
         self._term_counts: dict[str, Any] = {"generation": None}
         self._term_counts_lock = threading.Lock()
+        self._bm25: Bm25Postings | None = None  # BM25 from memory, once warmed (see warm)
         self.db.executescript(
             "BEGIN IMMEDIATE;" + SCHEMA + "INSERT OR IGNORE INTO meta VALUES"
             f" ('schema_version', '{SCHEMA_VERSION}'), ('generation', '0'), ('changes_floor', '0');"
@@ -551,6 +553,29 @@ class SqliteFaissStore(RecordedModel):
         )
         return [row[0] for row in rows]
 
+    def warm(self) -> None:
+        """Load what searches read now rather than at the first: the FAISS index, and BM25's
+        postings in memory (bm25_postings.py), which a process that searches many times
+        answers lexical searches from; without them, FTS5 ranks."""
+        if self.dim() is not None:  # an empty index has no vectors yet
+            self.vectors()
+        with self._vectors_lock:
+            if self._bm25 is None:
+                self._bm25 = Bm25Postings()
+        self._caught_up_postings()
+
+    def _caught_up_postings(self) -> Bm25Postings | None:
+        postings = self._bm25
+        if postings is not None:
+            with self._snapshot() as db:
+                postings.catch_up(db, self.generation(), self._changes_since, self._texts_of)
+        return postings
+
+    def _texts_of(self, passage_ids: list[int]) -> Iterator[tuple[int, str]]:
+        for part in _parts(passage_ids):
+            marks = ",".join("?" * len(part))
+            yield from self.db.execute(f"SELECT id, text FROM passages WHERE id IN ({marks})", part)
+
     def dense_search(
         self, vector: np.ndarray, k: int, filters: Filters | None = None
     ) -> list[tuple[int, float]]:
@@ -560,21 +585,30 @@ class SqliteFaissStore(RecordedModel):
     def lexical_search(
         self, terms: Sequence[str], k: int, filters: Filters | None = None
     ) -> list[tuple[int, float]]:
+        """FTS5's BM25 top-k (ties by id), from memory when warmed."""
         if not terms:
             return []
+        allowed = self._allowed(filters)
+        if allowed is not None and not allowed:
+            return []
+        postings = self._caught_up_postings()
+        found = postings.search(terms, k, allowed) if postings is not None else None
+        if found is not None:
+            return found
         query = "SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ?"
         params: list[Any] = [fts5_match(list(terms))]
-        allowed = self._allowed(filters)
         if allowed is not None:
-            if not allowed:
-                return []
             query += f" AND rowid IN ({','.join('?' * len(allowed))})"
             params += allowed
-        query += " ORDER BY bm25(passages_fts) LIMIT ?"
+        query += " ORDER BY bm25(passages_fts), rowid LIMIT ?"
         return [(int(r[0]), float(r[1])) for r in self.db.execute(query, [*params, k])]
 
     def term_document_counts(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         """Counted once per catalog generation: every write that changes passages bumps it."""
+        postings = self._caught_up_postings()
+        counted = postings.document_counts(terms) if postings is not None else None
+        if counted is not None:
+            return counted
         with self._snapshot() as db:
             generation = self.generation()
             with self._term_counts_lock:
