@@ -134,25 +134,45 @@ class SentenceEvidence:
     coverage: float  # the highest share of the question's terms in a sentence
 
 
-def best_sentence(
-    passage: StoredPassage,
+def best_sentences(
+    passages: Mapping[int, StoredPassage],
     query_vector: np.ndarray | None,
     matcher: TermMatcher,
     meaning_weight: float = 1.0,
     coverage_weight: float = 1.0,
-    coverage: np.ndarray | None = None,
-) -> SentenceEvidence:
-    """The sentence with the highest weighted sum of meaning and coverage.
+    coverages: Mapping[int, np.ndarray] | None = None,
+) -> dict[int, SentenceEvidence]:
+    """Each passage's sentence with the highest weighted sum of meaning and coverage (the first
+    of equals), with the highest of each; one product covers all the passages' sentences.
 
-    `coverage` is `matcher.coverages` of the passage's sentences when already computed."""
-    if not passage.sentences:
-        return SentenceEvidence(-1, 0.0, 0.0)
+    `coverages` holds `matcher.coverages` of the passages that have them already."""
+    coverages = coverages or {}
+    found = {pid: SentenceEvidence(-1, 0.0, 0.0) for pid in passages}
+    spoken = [(pid, p) for pid, p in passages.items() if p.sentences]
+    if not spoken:
+        return found
+    counts = [len(p.sentences) for _, p in spoken]
+    starts = np.cumsum([0, *counts[:-1]])
     if query_vector is not None:
-        meaning = passage.sentence_vectors @ query_vector
+        meaning = np.concatenate([p.sentence_vectors for _, p in spoken]) @ query_vector
     else:
-        meaning = np.zeros(len(passage.sentences), dtype=np.float32)
-    if coverage is None:
-        coverage = matcher.coverages(passage.text, passage.sentences)
-    row = int((meaning_weight * meaning + coverage_weight * coverage).argmax())
-    # max() over a list: a few sentences are quicker done in Python than by numpy's reduction
-    return SentenceEvidence(row, max(meaning.tolist()), max(coverage.tolist()))
+        meaning = np.zeros(sum(counts), dtype=np.float32)
+    coverage = np.concatenate(
+        [
+            known
+            if (known := coverages.get(pid)) is not None
+            else matcher.coverages(p.text, p.sentences)
+            for pid, p in spoken
+        ]
+    )
+    combined = meaning_weight * meaning + coverage_weight * coverage
+    passage_of = np.repeat(np.arange(len(spoken)), counts)
+    # Sorted by passage, then best first; the sort is stable, so the first of equals wins.
+    best = np.lexsort((-combined, passage_of))[starts] - starts
+    top_meaning = np.maximum.reduceat(meaning, starts).tolist()
+    top_coverage = np.maximum.reduceat(coverage, starts).tolist()
+    for (pid, _), row, most_meaning, most_coverage in zip(
+        spoken, best.tolist(), top_meaning, top_coverage, strict=True
+    ):
+        found[pid] = SentenceEvidence(row, most_meaning, most_coverage)
+    return found

@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Literal
 
-from index.answer import TermMatcher, best_sentence, idf
+from index.answer import TermMatcher, best_sentences, idf
 from index.encoder import Encoder
 from index.fold import Candidate, fold
 from index.fusion import convex_fusion
@@ -101,17 +101,9 @@ def search(
     }
     # The answer sentence is chosen the same way in every mode; the mode only decides which
     # signals rank the passages.
-    evidence = {
-        pid: best_sentence(
-            passage,
-            query_vector,
-            matcher,
-            weights["sentence"],
-            weights["coverage"],
-            coverage=coverage.get(pid),
-        )
-        for pid, passage in pool.items()
-    }
+    evidence = best_sentences(
+        pool, query_vector, matcher, weights["sentence"], weights["coverage"], coverage
+    )
     available = {
         "dense": lambda: {pid: float(p.vector @ query_vector) for pid, p in pool.items()},
         "sentence": lambda: {pid: e.meaning for pid, e in evidence.items()},

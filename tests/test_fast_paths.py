@@ -95,3 +95,41 @@ def test_unchanged_reingest_loads_no_model_or_text_libraries(tmp_path: Path) -> 
     assert "datasketch" in first.stderr.rsplit("LOADED", 1)[1]  # new text was deduplicated
     again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
     assert again.stderr.rsplit("LOADED", 1)[1].split() == []
+
+
+def test_dense_search_is_the_exact_top_k_through_writes(tmp_path: Path) -> None:
+    """The float16 scan with float32 rescoring returns what scoring every stored vector in
+    float32 returns, and follows additions and removals. Hashed bag-of-words vectors (those of
+    tests/test_store_contract.py), not the model: this is about the vector index."""
+    from index.records import WriteBatch
+    from tests.test_bm25_postings import articles, questions
+    from tests.test_store_contract import DIM, MODEL, record, vector_of
+
+    store = SqliteFaissStore(tmp_path / "data")
+    store.bind_model(MODEL, DIM)
+    corpus = dict(articles())
+    store.write(WriteBatch(upserts=[record(i, paragraphs) for i, paragraphs in corpus.items()]))
+    asked = [vector_of(" ".join(terms)) for terms in questions()[::7]]
+
+    def exact(query: np.ndarray, k: int) -> list[int]:
+        rows = store.db.execute("SELECT id, vector FROM passages").fetchall()
+        ids = np.asarray([pid for pid, _ in rows])
+        scores = np.stack([np.frombuffer(blob, np.float32) for _, blob in rows]) @ query
+        return ids[np.lexsort((ids, -scores))][:k].tolist()
+
+    def assert_exact() -> None:
+        for query in asked:
+            for k in (1, 5, 40):
+                assert [pid for pid, _ in store.dense_search(query, k)] == exact(query, k)
+
+    try:
+        assert_exact()
+        normans = corpus["Normans"]
+        store.write(
+            WriteBatch(upserts=[record("Normans", normans[::2])], deletes=["Southern_California"])
+        )
+        assert_exact()
+        store.delete(["Normans"])
+        assert_exact()
+    finally:
+        store.close()

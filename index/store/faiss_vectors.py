@@ -6,6 +6,12 @@ generation. This file keeps a FAISS index in step with it: on open it loads the 
 torn file) and replays the changes logged since; a missing or unreadable file is rebuilt.
 A process that only writes never needs the index in memory: `write_streamed` writes the same
 file from the catalog page by page.
+
+A search scans a float16 copy of the vectors (made in memory when a process first searches,
+kept in step with every change) for more candidates than asked, then scores those on the float32
+vectors: half the memory to stream per question, and the same top k as scanning the float32
+vectors whenever the float16 rounding (< 1e-3 of a cosine) does not move a passage across the
+margin (on 300 questions over 18k passages it never did).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import faiss
 import numpy as np
 
 _FILE = re.compile(r"^vectors-(\d{12})\.faiss$")
+SCAN_MARGIN = 16  # a search scans the float16 copy for 2 k + this many candidates
 
 
 class FaissVectors:
@@ -32,11 +39,27 @@ class FaissVectors:
         self.dim = dim
         self.generation = 0
         self.index = self._empty()
+        self._scanned: faiss.IndexIDMap2 | None = None  # the float16 copy, once searched
         self.lock = threading.RLock()
         self._load_newest()
 
     def _empty(self) -> faiss.IndexIDMap2:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+
+    def _float16_copy(self) -> faiss.IndexIDMap2:
+        if self._scanned is None:
+            scanned = faiss.IndexIDMap2(
+                faiss.IndexScalarQuantizer(
+                    self.dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+                )
+            )
+            if self.index.ntotal:
+                scanned.add_with_ids(
+                    self.index.index.reconstruct_n(0, self.index.ntotal),
+                    faiss.vector_to_array(self.index.id_map),
+                )
+            self._scanned = scanned
+        return self._scanned
 
     def _saved_files(self) -> list[tuple[int, Path]]:
         found = []
@@ -53,7 +76,7 @@ class FaissVectors:
             except RuntimeError:
                 continue  # unreadable: fall back to an older file, or a rebuild
             if index.d == self.dim:
-                self.index, self.generation = index, generation
+                self.index, self.generation, self._scanned = index, generation, None
                 return
 
     def catch_up(
@@ -75,18 +98,20 @@ class FaissVectors:
                 changes_since(self.generation) if self.generation <= catalog_generation else None
             )
             if touched is None:
-                self.index = self._empty()
+                self.index, self._scanned = self._empty(), None
                 for ids, vectors in all_vectors():
                     self.index.add_with_ids(vectors, ids)
             elif touched:
                 ids = np.asarray(touched, dtype=np.int64)
-                self.index.remove_ids(ids)
+                kept = [index for index in (self.index, self._scanned) if index is not None]
+                for index in kept:
+                    index.remove_ids(ids)
                 rows = list(vectors_of(touched))
                 if rows:
-                    self.index.add_with_ids(
-                        np.stack([vector for _, vector in rows]),
-                        np.asarray([pid for pid, _ in rows], dtype=np.int64),
-                    )
+                    vectors = np.stack([vector for _, vector in rows])
+                    added = np.asarray([pid for pid, _ in rows], dtype=np.int64)
+                    for index in kept:
+                        index.add_with_ids(vectors, added)
             self.generation = catalog_generation
 
     def search(
@@ -96,6 +121,7 @@ class FaissVectors:
         # search on a busy 2-core machine: ~50 ms with 2 threads, ~1.5 ms with 1). The setting
         # belongs to the calling thread (libgomp), so each searching thread makes it itself.
         faiss.omp_set_num_threads(1)
+        query = np.ascontiguousarray(vector, dtype=np.float32)
         with self.lock:
             if self.index.ntotal == 0 or k <= 0 or (allowed is not None and not allowed):
                 return []
@@ -103,10 +129,14 @@ class FaissVectors:
             if allowed is not None:
                 selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
                 params = faiss.SearchParameters(sel=selector)
-            scores, ids = self.index.search(
-                vector.reshape(1, -1).astype(np.float32), min(k, self.index.ntotal), params=params
-            )
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            wanted = min(2 * k + SCAN_MARGIN, self.index.ntotal)
+            _, found = self._float16_copy().search(query.reshape(1, -1), wanted, params=params)
+            ids = found[0][found[0] >= 0]
+            if not len(ids):
+                return []
+            scores = self.index.reconstruct_batch(ids) @ query
+        best = np.lexsort((ids, -scores))[:k]  # highest first, ties by id
+        return [(int(i), float(s)) for i, s in zip(ids[best], scores[best], strict=True)]
 
     def save(self) -> Path:
         """Write the index for its generation atomically, then drop older files."""
