@@ -194,7 +194,7 @@ class OnnxEncoder:
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.log_severity_level = 3
         try:
-            onnx_path = ensure_optimized(onnx_path)
+            onnx_path = ensure_optimized(onnx_path, info)
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
         except OSError:
             pass  # a read-only cache: optimise the graph at every start instead
@@ -274,7 +274,7 @@ def passage_encoder(
     if backend == "torch":
         encoder = SentenceTransformerEncoder(info, batch_size)
         # PyTorch is loaded now anyway: leave queries a fast path.
-        ensure_optimized(ensure_onnx(info, cache_dir))
+        ensure_optimized(ensure_onnx(info, cache_dir), info)
         return encoder
     return OnnxEncoder(
         info, ensure_onnx(info, cache_dir, quantized=backend == "onnx-int8"), batch_size

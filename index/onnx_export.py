@@ -7,16 +7,20 @@ renamed, so a crash never leaves a half-written model behind.
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 
 from index.encoder import ModelInfo
 
+FP32_NAME = "model.onnx"
+
 
 def onnx_path(cache_dir: Path, info: ModelInfo, quantized: bool = False) -> Path:
     safe_id = info.model_id.replace("/", "_").replace("@", "-")
-    name = "model-int8-per-channel.onnx" if quantized else "model.onnx"
+    name = "model-int8-per-channel.onnx" if quantized else FP32_NAME
     return cache_dir / "onnx" / safe_id / name
 
 
@@ -88,37 +92,65 @@ def export_int8(fp32: Path, path: Path) -> Path:
     return path
 
 
-def optimized_path(model: Path) -> Path:
+def optimized_path(model: Path, fused: bool = False) -> Path:
     """Where the graph-optimised copy of `model` is kept: per ONNX Runtime version, as the
     optimised graph may use that version's fused operators."""
     import onnxruntime
 
-    return model.with_name(f"{model.stem}.ort-{onnxruntime.__version__}.onnx")
+    kind = "bert-fused-ort" if fused else "ort"
+    return model.with_name(f"{model.stem}.{kind}-{onnxruntime.__version__}.onnx")
 
 
-def ensure_optimized(model: Path) -> Path:
+def bert_attention(info: ModelInfo) -> tuple[int, int] | None:
+    """(attention heads, hidden size) of a BERT model, whose attention ONNX Runtime can fuse."""
+    config = json.loads((info.path / "config.json").read_text())
+    if config.get("model_type") != "bert":
+        return None
+    return int(config["num_attention_heads"]), int(config["hidden_size"])
+
+
+def ensure_optimized(model: Path, info: ModelInfo) -> Path:
     """`model` with ONNX Runtime's graph optimisations applied and saved, made now if missing.
 
     Optimising the graph is most of a session's start-up (a quarter to a third of a second
     here); a saved optimised graph loads with optimisations off and computes the same vectors.
-    Level "extended" is the highest whose saved graph does not depend on this CPU.
+    Level "extended" is the highest whose saved graph does not depend on this CPU. The float32
+    export of a BERT model is first given ONNX Runtime's transformer fusions (one Attention
+    operator per layer, skip-layer norms, embedding layer norm), which the generic levels do
+    not find in the exported graph: questions encode ~10 % faster, hidden states within 4e-6.
     """
     import onnxruntime
 
-    target = optimized_path(model)
+    attention = bert_attention(info) if model.name == FP32_NAME else None
+    target = optimized_path(model, fused=attention is not None)
     if target.is_file():
         return target
     temporary = _atomic_target(target)
+    fused = _atomic_target(target)
     try:
+        source = model
+        if attention is not None:
+            _fuse_bert(model, fused, *attention)
+            source = fused
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
         options.optimized_model_filepath = str(temporary)
         options.log_severity_level = 3
-        onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        onnxruntime.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+        fused.unlink(missing_ok=True)
     return target
+
+
+def _fuse_bert(model: Path, target: Path, heads: int, hidden: int) -> None:
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    logging.getLogger("onnxruntime.transformers").setLevel(logging.WARNING)
+    optimize_model(
+        str(model), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0
+    ).save_model_to_file(str(target))
 
 
 def ensure_onnx(info: ModelInfo, cache_dir: Path, quantized: bool = False) -> Path:

@@ -14,7 +14,7 @@ counts, and reads passages back.
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Literal
 
@@ -34,10 +34,10 @@ SIGNALS: dict[str, tuple[str, ...]] = {
     "lexical": ("lexical", "coverage"),
     "hybrid": ("dense", "sentence", "lexical", "coverage"),
 }
-# The lexical side of a search (BM25's top-n, reading those passages, their term coverage) runs
-# here while the caller's thread weighs the question's terms, encodes the question and searches
-# the vectors: the slow parts wait in C (SQLite, ONNX Runtime, FAISS) with the GIL released, so
-# on two cores they overlap.
+# The lexical side of a search (BM25's top-n, the question's term weights, reading BM25's
+# candidates, their term coverage) runs here while the caller's thread encodes the question and
+# searches the vectors: encoding waits in C (ONNX Runtime) with the GIL released, so on two
+# cores the two overlap.
 _LEXICAL_SIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="riverbed-lexical")
 
 
@@ -68,27 +68,19 @@ def search(
     terms = query_terms(question)
     depth = max(settings.candidates, 2 * k)
 
-    matcher_ready: Future[TermMatcher] = Future()
-
-    def lexical_side() -> tuple[dict[int, float], dict, dict]:
-        """BM25's candidates, read, with their sentences' term coverage: none of it needs the
-        question's vector."""
+    def lexical_side() -> tuple[dict[int, float], TermMatcher, dict, dict]:
+        """BM25's candidates, the question's weighted terms, BM25's candidates read with their
+        sentences' term coverage: none of it needs the question's vector."""
         found = dict(store.lexical_search(terms, depth, filters)) if mode != "dense" else {}
+        matcher = term_matcher(store, terms)
         read = store.passages(list(found))
-        matcher = matcher_ready.result()
         coverage = {pid: matcher.coverages(p.text, p.sentences) for pid, p in read.items()}
-        return found, read, coverage
+        return found, matcher, read, coverage
 
     pending = _LEXICAL_SIDE.submit(lexical_side)
-    try:  # the matcher is built here, while BM25 runs in SQLite on the lexical side's thread
-        matcher = term_matcher(store, terms)
-    except BaseException as error:
-        matcher_ready.set_exception(error)
-        raise
-    matcher_ready.set_result(matcher)
     query_vector = encoder.embed_queries([question])[0] if encoder is not None else None
     dense = store.dense_search(query_vector, depth, filters) if mode != "lexical" else []
-    lexical, pool, coverage = pending.result()
+    lexical, matcher, pool, coverage = pending.result()
     pool.update(store.passages([pid for pid, _ in dense if pid not in pool]))
     if not pool:
         return []
