@@ -52,7 +52,11 @@ test: install browser
 # The query benchmarks search the Python 3.11 documentation (Debian's python3.11-doc).
 PYDOCS := /usr/share/doc/python3.11/html
 
-bench: install
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev,bench]' $(QUIET_PIP)
+	touch $@
+
+bench: install $(VENV)/.bench-installed
 	@test -d $(PYDOCS) || { apt-get update -qq && apt-get install -y -qq python3.11-doc; }
 	$(BIN)/python -m bench
 
