@@ -33,5 +33,5 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str) -> None:
     from pipeline.server import create_app
 
     app = create_app(settings_from(ctx))
-    click.echo(f"riverbed serving {app.state.backend.store.stats()['store']}", err=True)
+    click.echo(f"riverbed serving {app.state.backend.store.label}", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

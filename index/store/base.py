@@ -146,6 +146,10 @@ class Store(Protocol):
 
     def passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]: ...
 
+    @property
+    def label(self) -> str:
+        """Which store this is, for people: `sqlite+faiss:DIR` or `postgres:NAME`."""
+
     def warm(self) -> None:
         """Make ready what searches read, in a process that will search many times."""
 

@@ -221,15 +221,15 @@ def _build(db: sqlite3.Connection, generation: int) -> _Postings:
         " fts5vocab(main, passages_fts, instance)"
     )
     rows = db.execute(_VOCABULARY.format(vocab=vocab)).fetchall()
-    passage_ids = np.fromiter((row[0] for row in db.execute("SELECT id FROM passages")), np.int64)
+    # FTS5's own row list (the rows bm25() counts), a narrow table: the passages table's pages
+    # are left unread.
+    passage_ids = np.fromiter(
+        (row[0] for row in db.execute("SELECT id FROM passages_fts_docsize")), np.int64
+    )
     terms = {row[0]: index for index, row in enumerate(rows)}
     occurrences = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
     # Each occurrence's passage, grouped by term, in passage order within a term.
-    occurrence_docs = (
-        np.array(",".join(row[2] for row in rows).split(","), dtype=np.int64)
-        if rows
-        else np.zeros(0, dtype=np.int64)
-    )
+    occurrence_docs = np.fromstring(",".join(row[2] for row in rows), dtype=np.int64, sep=",")
     occurrence_terms = np.repeat(np.arange(len(rows)), occurrences)
     first = np.ones(len(occurrence_docs), dtype=bool)
     first[1:] = (occurrence_docs[1:] != occurrence_docs[:-1]) | (

@@ -591,6 +591,10 @@ class PostgresStore(RecordedModel):
 
     # -- search ------------------------------------------------------------------------------
 
+    @property
+    def label(self) -> str:
+        return f"postgres:{self.name}"
+
     def warm(self) -> None:
         """Nothing to load: the vector and lexical indexes are the server's."""
 
@@ -760,7 +764,7 @@ class PostgresStore(RecordedModel):
                 (SCHEMA,),
             ).fetchone()
         return {
-            "store": f"postgres:{self.name}",
+            "store": self.label,
             "model": row[9],
             "documents": row[0],
             "duplicates": row[1],
