@@ -9,6 +9,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from index import Index
 from index.settings import Settings
 from pipeline import ingest
@@ -38,9 +40,18 @@ def riverbed(data_dir: Path, *args: str, stdin: str = "") -> subprocess.Complete
     )
 
 
-def test_many_threads_share_one_index_and_get_what_one_thread_gets(seeded_dir: Path) -> None:
+# Cold: BM25 in FTS5, the catalog read through SQLite's cache; warm: BM25 from memory, mmap.
+WARMTH = pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+
+
+@WARMTH
+def test_many_threads_share_one_index_and_get_what_one_thread_gets(
+    seeded_dir: Path, warm: bool
+) -> None:
     cases = [(q, mode) for q in QUESTIONS for mode in ("hybrid", "dense", "lexical")] * 3
     with Index.open(seeded_dir) as index:
+        if warm:
+            index.warm()
 
         def ask(case: tuple[str, str]) -> list[dict]:
             question, mode = case
@@ -53,8 +64,9 @@ def test_many_threads_share_one_index_and_get_what_one_thread_gets(seeded_dir: P
     assert all(results for results in together)
 
 
+@WARMTH
 def test_an_open_index_sees_another_process_add_and_delete(
-    seeded_dir: Path, tmp_path: Path
+    seeded_dir: Path, tmp_path: Path, warm: bool
 ) -> None:
     data_dir = copy_index(seeded_dir, tmp_path / "data")
     question = "how do wildebeest cross the Mara river"
@@ -63,6 +75,8 @@ def test_an_open_index_sees_another_process_add_and_delete(
         "text": "Each July the wildebeest herds cross the Mara river, where crocodiles wait.",
     }
     with Index.open(data_dir) as index:
+        if warm:
+            index.warm()
         before = index.search(question, k=3, mode="dense")
         assert record["id"] not in {p.doc_id for p in before}
 

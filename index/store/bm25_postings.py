@@ -154,15 +154,15 @@ class Bm25Postings:
 
     def tokens_of(self, terms: Sequence[str]) -> list[tuple[str, ...]] | None:
         """Each term's FTS5 tokens (none or one each), or None if a term has several."""
-        unknown = [term for term in dict.fromkeys(terms) if term not in self._tokens]
+        known = self._tokens  # this call's own reference: another thread may start a new dict
+        unknown = [term for term in dict.fromkeys(terms) if term not in known]
         if unknown:
-            if len(self._tokens) > _TOKENS_REMEMBERED:
-                self._tokens = {}
             found = self._fts5_terms.tokens(unknown)
-            self._tokens.update(
-                {term: tuple(tokens) for term, tokens in zip(unknown, found, strict=True)}
-            )
-        tokens = [self._tokens[term] for term in terms]
+            if len(known) > _TOKENS_REMEMBERED:
+                known = {}
+            known.update((term, tuple(tokens)) for term, tokens in zip(unknown, found, strict=True))
+            self._tokens = known
+        tokens = [known[term] for term in terms]
         return None if any(len(token) > 1 for token in tokens) else tokens
 
     def _apply(
