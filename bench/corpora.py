@@ -86,22 +86,7 @@ def pydocs_index(chunk_tokens: int | None = None) -> tuple[Path, dict]:
 
 
 def eval_chunks(settings: Settings) -> list[Chunk]:
-    """The distinct passages ingest makes of the eval documents: read, cleaned and chunked as it
-    does them, one per text (ingest embeds each distinct text once)."""
-    from index.encoder import ModelInfo, load_tokenizer
-    from pipeline.chunk import Chunker
-    from pipeline.clean import Cleaner
-    from pipeline.report import RunReport
-    from pipeline.sources import read_paths
+    """The distinct passages ingest makes of the eval documents."""
+    from pipeline.ingestion import passages_of
 
-    info = ModelInfo.from_setting(settings.model)
-    chunker = Chunker(
-        load_tokenizer(info.path),
-        chunk_tokens=settings.chunk_tokens,
-        overlap_tokens=settings.chunk_overlap_tokens,
-        max_tokens=info.max_tokens,
-    )
-    report = RunReport()
-    documents = read_paths([EVAL_DOCUMENTS], report, settings.max_document_bytes)
-    distinct = {chunk.text_hash: chunk for chunk in chunker(Cleaner(report)(documents))}
-    return list(distinct.values())
+    return passages_of([EVAL_DOCUMENTS], settings)

@@ -11,10 +11,12 @@ from pydantic import ValidationError
 
 from index.encoder import Encoder, ModelInfo, load_tokenizer, passage_encoder
 from index.models import Document
+from index.records import Chunk
 from index.settings import Settings
 from index.store import open_store
 from index.store.base import Store
 from pipeline.chunk import Chunker
+from pipeline.clean import Cleaner
 from pipeline.prune import gone_documents
 from pipeline.report import RunReport
 from pipeline.runner import Runner
@@ -49,6 +51,22 @@ def documents_from(
                 first = err.errors(include_url=False)[0]
                 field = ".".join(str(part) for part in first["loc"]) or "document"
                 report.fail(where, f"invalid document: {field}: {first['msg']}")
+
+
+def passages_of(paths: Sequence[Path], settings: Settings) -> list[Chunk]:
+    """The distinct passages ingest makes of the files at `paths`, read, cleaned and chunked as
+    it does them, one per text (ingest embeds each distinct text once); nothing is stored."""
+    info = ModelInfo.from_setting(settings.model)
+    chunker = Chunker(
+        load_tokenizer(info.path),
+        chunk_tokens=settings.chunk_tokens,
+        overlap_tokens=settings.chunk_overlap_tokens,
+        max_tokens=info.max_tokens,
+    )
+    report = RunReport()
+    documents = read_paths(list(paths), report, settings.max_document_bytes)
+    distinct = {chunk.text_hash: chunk for chunk in chunker(Cleaner(report)(documents))}
+    return list(distinct.values())
 
 
 def encoder_factory_for(store: Store, settings: Settings) -> Callable[[], Encoder]:

@@ -17,16 +17,12 @@ from index.encoder import (
     ModelInfo,
     OnnxEncoder,
     SentenceTransformerEncoder,
-    load_tokenizer,
     passage_encoder,
     query_encoder,
 )
 from index.records import Chunk
 from index.settings import Settings
-from pipeline.chunk import Chunker
-from pipeline.clean import Cleaner
-from pipeline.report import RunReport
-from pipeline.sources import read_paths
+from pipeline.ingestion import passages_of
 from tests.conftest import QUESTION, ROOT
 
 DATA = ROOT / "tests" / "data"
@@ -55,19 +51,9 @@ def reference(info: ModelInfo) -> SentenceTransformerEncoder:
 
 
 @pytest.fixture(scope="module")
-def chunks(info: ModelInfo) -> list[Chunk]:
+def chunks() -> list[Chunk]:
     """The eval documents' distinct passages, chunked as ingest chunks them."""
-    settings = Settings()
-    chunker = Chunker(
-        load_tokenizer(info.path),
-        chunk_tokens=settings.chunk_tokens,
-        overlap_tokens=settings.chunk_overlap_tokens,
-        max_tokens=info.max_tokens,
-    )
-    report = RunReport()
-    documents = read_paths([DATA / "squad2-dev-5articles.docs.jsonl"], report, 1 << 25)
-    distinct = {chunk.text_hash: chunk for chunk in chunker(Cleaner(report)(documents))}
-    return list(distinct.values())
+    return passages_of([DATA / "squad2-dev-5articles.docs.jsonl"], Settings())
 
 
 def cosines(first: np.ndarray, second: np.ndarray) -> np.ndarray:
