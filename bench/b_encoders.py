@@ -24,7 +24,7 @@ from index.settings import Settings
 from pipeline.evaluate import evaluate
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
-ROUNDS = 3
+ROUNDS = 5
 MODES = ("dense", "hybrid")
 
 

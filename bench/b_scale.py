@@ -230,6 +230,7 @@ def query_latency(server: str, folder: Path) -> dict[str, float | str]:
                 with store.connection() as conn:
                     hnsw = conn.execute("SELECT pg_relation_size('passages_vector')").fetchone()[0]
                 figures["size_postgres_hnsw_mb"] = round(hnsw / 2**20, 1)
+            store.warm()  # as `riverbed serve` does
             for mode in ("dense", "lexical", "hybrid"):
                 for question in questions[:20]:  # warm caches and connections
                     search(store, encoder, question, settings, k=5, mode=mode)  # type: ignore[arg-type]
