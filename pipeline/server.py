@@ -186,11 +186,6 @@ class Backend:
         self.index = Index(self.store, settings)
         self.passage_encoder = encoder_factory_for(self.store, settings)
 
-    def warm_up(self) -> None:
-        """Load the query encoder (and check the index's model) and the store's search indexes
-        before the first request."""
-        self.index.warm()
-
     @contextmanager
     def writer(self) -> Iterator[None]:
         acquire = getattr(self.store, "acquire_writer", None)
@@ -238,7 +233,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The HTTP API over the index of `settings`, with its query encoder already loaded."""
     settings = settings or Settings()
     backend = Backend(settings)
-    backend.warm_up()
+    backend.index.warm()  # the query encoder (checking the index's model), FAISS, BM25
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -474,13 +474,17 @@ class SqliteFaissStore(RecordedModel):
             )
         ]
 
-    def _vectors_of(self, passage_ids: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+    def _passage_column(self, column: str, passage_ids: list[int]) -> Iterator[tuple[int, Any]]:
+        """(id, `column`) of the passages among `passage_ids` that exist."""
         for part in _parts(passage_ids):
             marks = ",".join("?" * len(part))
-            for pid, blob in self.db.execute(
-                f"SELECT id, vector FROM passages WHERE id IN ({marks})", part
-            ):
-                yield pid, np.frombuffer(blob, dtype=np.float32)
+            yield from self.db.execute(
+                f"SELECT id, {column} FROM passages WHERE id IN ({marks})", part
+            )
+
+    def _vectors_of(self, passage_ids: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+        for pid, blob in self._passage_column("vector", passage_ids):
+            yield pid, np.frombuffer(blob, dtype=np.float32)
 
     def _all_vectors(self, page: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         last = 0
@@ -586,9 +590,7 @@ class SqliteFaissStore(RecordedModel):
         return postings
 
     def _texts_of(self, passage_ids: list[int]) -> Iterator[tuple[int, str]]:
-        for part in _parts(passage_ids):
-            marks = ",".join("?" * len(part))
-            yield from self.db.execute(f"SELECT id, text FROM passages WHERE id IN ({marks})", part)
+        return self._passage_column("text", passage_ids)
 
     def dense_search(
         self, vector: np.ndarray, k: int, filters: Filters | None = None
