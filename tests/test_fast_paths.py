@@ -35,6 +35,8 @@ def test_word_frequency_is_wordfreqs(word: str) -> None:
         "İstanbul'da KELVIN straße ﬁnal Straße — one two",
         "two words",
         "",
+        "snake_case x2 a\tb\x1cc\x7fd [e]{f}: g.h-i/j\\k 'l' \"m\" ~n~ @o#p",
+        "ASCII, then non-ASCII: déjà vu, ÉCOLE",
     ],
 )
 def test_fold_shingles_are_casefolded_word_4grams(text: str) -> None:
