@@ -37,6 +37,7 @@ def test_word_frequency_is_wordfreqs(word: str) -> None:
         "",
         "snake_case x2 a\tb\x1cc\x7fd [e]{f}: g.h-i/j\\k 'l' \"m\" ~n~ @o#p",
         "ASCII, then non-ASCII: déjà vu, ÉCOLE",
+        "only “typographic” punctuation — like this ¶ … and ½ or ²",
     ],
 )
 def test_fold_shingles_are_casefolded_word_4grams(text: str) -> None:
