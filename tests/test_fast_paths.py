@@ -100,11 +100,18 @@ def test_unchanged_reingest_loads_no_model_or_text_libraries(tmp_path: Path) -> 
     assert again.stderr.rsplit("LOADED", 1)[1].split() == []
 
 
-def test_dense_search_is_the_exact_top_k_through_writes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("shards", [1, 3])
+def test_dense_search_is_the_exact_top_k_through_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shards: int
+) -> None:
     """The float16 scan with float32 rescoring returns what scoring every stored vector in
-    float32 returns, and follows additions and removals. Hashed bag-of-words vectors (those of
-    tests/test_store_contract.py), not the model: this is about the vector index."""
+    float32 returns, and follows additions and removals, however many shards the scan is split
+    into (one per core). Hashed bag-of-words vectors (those of tests/test_store_contract.py),
+    not the model: this is about the vector index."""
     from index.records import WriteBatch
+    from index.store import faiss_vectors
+
+    monkeypatch.setattr(faiss_vectors, "SCAN_SHARDS", shards)
     from tests.test_bm25_postings import articles, questions
     from tests.test_store_contract import DIM, MODEL, record, vector_of
 
