@@ -67,6 +67,9 @@ CREATE TABLE IF NOT EXISTS documents(
 CREATE INDEX IF NOT EXISTS documents_content_hash ON documents(content_hash);
 CREATE INDEX IF NOT EXISTS documents_duplicate_of ON documents(duplicate_of);
 CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
+-- For stats(): counted and summed from these small indexes, not by reading every row.
+CREATE INDEX IF NOT EXISTS documents_duplicate_kind ON documents(duplicate_kind);
+CREATE INDEX IF NOT EXISTS documents_updated_at ON documents(updated_at);
 CREATE TABLE IF NOT EXISTS passages(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     text_hash TEXT NOT NULL UNIQUE,
@@ -76,6 +79,7 @@ CREATE TABLE IF NOT EXISTS passages(
     sentences TEXT NOT NULL,
     sentence_vectors BLOB NOT NULL
 );
+CREATE INDEX IF NOT EXISTS passages_tokens ON passages(n_tokens);
 CREATE TABLE IF NOT EXISTS chunks(
     doc_rowid INTEGER NOT NULL REFERENCES documents(rowid) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL,
