@@ -7,7 +7,9 @@ backend at the default batch size:
    ROUNDS times; the best round is kept.
    Ratios: int8 over PyTorch fp32 and over ONNX fp32 (target >= 1.8).
 2. Agreement: cosine of each backend's passage vectors with PyTorch's (the lowest, the mean).
-3. Quality: `evaluate()` (pipeline/evaluate.py) with each as the ingest encoder, dense and
+3. This CPU's int8 gain at its root: one matrix product of the model's feed-forward shape in
+   ONNX Runtime, int8 over fp32 (bench/roofline.py); dynamic quantisation cannot beat it.
+4. Quality: `evaluate()` (pipeline/evaluate.py) with each as the ingest encoder, dense and
    hybrid modes (questions are encoded by the same ONNX fp32 query encoder every time): hit@1
    and hit@5; int8's hit@5 within 0.005 of fp32's is the target.
 """
@@ -19,6 +21,7 @@ import time
 import numpy as np
 
 from bench.corpora import EVAL_DOCUMENTS, EVAL_QUESTIONS, eval_chunks
+from bench.roofline import onnx_matmul_rates
 from index.encoder import ModelInfo, passage_encoder
 from index.settings import Settings
 from pipeline.evaluate import evaluate
@@ -68,6 +71,10 @@ def run() -> dict[str, float | str]:
     figures["ratio_int8_over_torch"] = round(rates["onnx-int8"] / rates["torch"], 2)
     figures["ratio_int8_over_onnx_fp32"] = round(rates["onnx-int8"] / rates["onnx"], 2)
     figures["ratio_onnx_fp32_over_torch"] = round(rates["onnx"] / rates["torch"], 2)
+    matmul = onnx_matmul_rates()
+    figures["matmul_fp32_gflops_onnxruntime"] = round(matmul["fp32"], 1)
+    figures["matmul_int8_gops_onnxruntime"] = round(matmul["int8"], 1)
+    figures["ratio_matmul_int8_over_fp32"] = round(matmul["int8"] / matmul["fp32"], 2)
 
     for backend in BACKENDS:
         chosen = settings.model_copy(update={"ingest_encoder": backend})
