@@ -7,34 +7,15 @@ Wording is compared as sets of word 4-grams: the share of the smaller set found 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from index.lexical import casefolded_words
 from index.records import StoredPassage
 
 SHINGLE_WORDS = 4
 ANSWER_OVERLAP = 0.5  # answer sentences sharing half their wording are the same answer
-_WORD = re.compile(r"\w+")
-# ASCII bytes to themselves lowered if `\w` matches them (letters, digits, "_"), else to a space.
-_ASCII_WORD_BYTES = bytes(
-    ord(chr(c).lower()) if c < 128 and (chr(c).isalnum() or chr(c) == "_") else ord(" ")
-    for c in range(256)
-)
-_NON_ASCII_WORD_CHARACTER = re.compile(r"[^\x00-\x7f\W]")
-
-
-def casefolded_words(text: str) -> list[str]:
-    """The casefolded words (`\\w+`) of `text`. Text whose word characters are all ASCII (most
-    text, even with typographic quotes and dashes) is split in bytes, four times faster than
-    the regex and the same words; other text word by word, as casefolding may change what
-    counts as a word character."""
-    if text.isascii() or not _NON_ASCII_WORD_CHARACTER.search(text):
-        # Every other character becomes "?", a separator like the rest.
-        lowered = text.encode("ascii", "replace").translate(_ASCII_WORD_BYTES)
-        return lowered.decode("ascii").split()
-    return [word.casefold() for word in _WORD.findall(text)]
 
 
 def shingles(text: str, size: int = SHINGLE_WORDS) -> frozenset[tuple[str, ...]]:

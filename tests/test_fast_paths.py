@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from index.fold import shingles
+from index.lexical import casefolded_words
 from index.settings import Settings
 from index.store.sqlite_faiss import SqliteFaissStore, _float16_to_float32
 from index.word_frequency import zipf_frequency
@@ -44,6 +45,7 @@ def test_fold_shingles_are_casefolded_word_4grams(text: str) -> None:
     import re
 
     words = [w.casefold() for w in re.findall(r"\w+", text)]
+    assert casefolded_words(text) == words  # also the words of query_terms
     expected = frozenset(tuple(words[i : i + 4]) for i in range(max(1, len(words) - 3)))
     assert shingles(text) == expected
 
@@ -110,10 +112,10 @@ def test_dense_search_is_the_exact_top_k_through_writes(
     not the model: this is about the vector index."""
     from index.records import WriteBatch
     from index.store import faiss_vectors
-
-    monkeypatch.setattr(faiss_vectors, "SCAN_SHARDS", shards)
     from tests.test_bm25_postings import articles, questions
     from tests.test_store_contract import DIM, MODEL, record, vector_of
+
+    monkeypatch.setattr(faiss_vectors, "SCAN_SHARDS", shards)
 
     store = SqliteFaissStore(tmp_path / "data")
     store.bind_model(MODEL, DIM)
