@@ -110,6 +110,7 @@ def test_dense_search_is_the_exact_top_k_through_writes(
     float32 returns, and follows additions and removals, however many shards the scan is split
     into (one per core). Hashed bag-of-words vectors (those of tests/test_store_contract.py),
     not the model: this is about the vector index."""
+    from index.models import Filters
     from index.records import WriteBatch
     from index.store import faiss_vectors
     from tests.test_bm25_postings import articles, questions
@@ -123,8 +124,14 @@ def test_dense_search_is_the_exact_top_k_through_writes(
     store.write(WriteBatch(upserts=[record(i, paragraphs) for i, paragraphs in corpus.items()]))
     asked = [vector_of(" ".join(terms)) for terms in questions()[::7]]
 
-    def exact(query: np.ndarray, k: int) -> list[int]:
-        rows = store.db.execute("SELECT id, vector FROM passages").fetchall()
+    def exact(query: np.ndarray, k: int, doc_id: str | None = None) -> list[int]:
+        rows = store.db.execute(
+            "SELECT p.id, p.vector FROM passages p WHERE ? IS NULL OR p.id IN (SELECT passage_id"
+            " FROM chunks c JOIN documents d ON d.rowid = c.doc_rowid WHERE d.id = ?)",
+            (doc_id, doc_id),
+        ).fetchall()
+        if not rows:
+            return []
         ids = np.asarray([pid for pid, _ in rows])
         scores = np.stack([np.frombuffer(blob, np.float32) for _, blob in rows]) @ query
         return ids[np.lexsort((ids, -scores))][:k].tolist()
@@ -133,6 +140,11 @@ def test_dense_search_is_the_exact_top_k_through_writes(
         for query in asked:
             for k in (1, 5, 40):
                 assert [pid for pid, _ in store.dense_search(query, k)] == exact(query, k)
+            # Filtered: the shards are searched at once, each with the same filter.
+            for doc_id in corpus:
+                filters = Filters(doc_ids=[doc_id])
+                found = [pid for pid, _ in store.dense_search(query, 5, filters)]
+                assert found == exact(query, 5, doc_id)
 
     try:
         assert_exact()
@@ -145,3 +157,26 @@ def test_dense_search_is_the_exact_top_k_through_writes(
         assert_exact()
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("shards", [2, 3])
+def test_filtered_dense_search_is_exact_with_shards_scanned_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shards: int
+) -> None:
+    """Shards are scanned side by side, each through the same filter: each must keep to the
+    allowed passages. Random unit vectors, enough that the scans overlap in time; this is
+    about the vector index, not the model."""
+    from index.store import faiss_vectors
+
+    monkeypatch.setattr(faiss_vectors, "SCAN_SHARDS", shards)
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((20_000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
+    index = faiss_vectors.FaissVectors(tmp_path, 64)
+    index.catch_up(1, lambda _: None, lambda _: iter(()), lambda: iter([(ids, vectors)]))
+    for query in vectors[:: len(vectors) // 40]:
+        allowed = rng.choice(ids, size=50, replace=False)
+        scores = vectors[allowed - 1] @ query
+        expected = allowed[np.lexsort((allowed, -scores))][:5].tolist()
+        assert [pid for pid, _ in index.search(query, 5, allowed.tolist())] == expected

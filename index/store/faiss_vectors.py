@@ -77,11 +77,16 @@ class FaissVectors:
         return self._scanned
 
     def _scan(
-        self, query: np.ndarray, wanted: int, params: faiss.SearchParameters | None
+        self, query: np.ndarray, wanted: int, selector: faiss.IDSelector | None
     ) -> np.ndarray:
-        """The ids of the `wanted` best float16 scores, best first, over all shards."""
+        """The ids of the `wanted` best float16 scores, best first, over all shards.
+
+        Each shard's search gets its own SearchParameters: an IndexIDMap swaps the selector in
+        the parameters it is given for one that translates its own ids while it searches, so
+        parameters shared by two shards searched at once would filter one by the other's ids."""
 
         def scan(shard: faiss.IndexIDMap2) -> tuple[np.ndarray, np.ndarray]:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
             scores, ids = shard.search(query, min(wanted, shard.ntotal), params=params)
             return scores[0], ids[0]
 
@@ -157,12 +162,11 @@ class FaissVectors:
         with self.lock:
             if self.index.ntotal == 0 or k <= 0 or (allowed is not None and not allowed):
                 return []
-            params = None
+            selector = None
             if allowed is not None:
                 selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-                params = faiss.SearchParameters(sel=selector)
             wanted = min(2 * k + SCAN_MARGIN, self.index.ntotal)
-            ids = self._scan(query.reshape(1, -1), wanted, params)
+            ids = self._scan(query.reshape(1, -1), wanted, selector)
             if not len(ids):
                 return []
             scores = self.index.reconstruct_batch(ids) @ query
