@@ -38,7 +38,7 @@ demo: install
 	$(BIN)/riverbed ask "$(QUESTION)" -k 3
 
 demo-postgres: install
-	$(BIN)/python -m pipeline.pgdemo "$(QUESTION)"
+	$(BIN)/python -m riverbed.pgdemo "$(QUESTION)"
 
 # The search page's test drives Debian's chromium (headless, through Playwright); without it
 # (no root, no registry) that test is skipped and says why.

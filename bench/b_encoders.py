@@ -22,9 +22,10 @@ import numpy as np
 
 from bench.corpora import EVAL_DOCUMENTS, EVAL_QUESTIONS, eval_chunks
 from bench.roofline import onnx_matmul_rates
-from index.encoder import ModelInfo, passage_encoder
-from index.settings import Settings
-from pipeline.evaluate import evaluate
+from index.encoder import passage_encoder
+from index.model import ModelInfo
+from riverbed.evaluate import evaluate
+from riverbed.settings import Settings
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 ROUNDS = 5

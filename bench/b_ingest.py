@@ -28,10 +28,11 @@ from pathlib import Path
 
 from bench.corpora import EVAL_DOCUMENTS, ROOT, clean_env, eval_chunks, riverbed
 from bench.roofline import flops_per_token, sgemm_peak, token_weighted_length
-from index.encoder import Encoder, ModelInfo, passage_encoder
-from index.settings import Settings
+from index.encoder import Encoder, passage_encoder
+from index.model import ModelInfo
 from index.store import open_store
 from pipeline.ingestion import ingest_into
+from riverbed.settings import Settings
 
 ROUNDS = 3
 HEAVY_MODULES = ("torch", "sentence_transformers", "onnxruntime")

@@ -7,7 +7,7 @@ ru_maxrss). Throughput is also given in CPU seconds, as wall time depends on wha
 Documents are unique ~3 KB shuffles of the English words of seeds/, so they are neither
 duplicates nor near-duplicates and tokenize like prose.
 
-The model is replaced by the fake encoder of tests/fake_ingest.py (hashed bags of words, 384
+The model is replaced by the fake encoder of riverbed/testing/encoder.py (hashed bags of words, 384
 dimensions like the real model): the model's own memory does not depend on the input size, and
 the real one would make the 1 GB run last most of a day on this machine.
 """
@@ -67,7 +67,7 @@ def generate(path: Path, size: int) -> int:
 def ingest_stream(source: Path, data_dir: Path) -> tuple[int, float, float, dict]:
     """(peak RSS in bytes, seconds, CPU seconds, run report) of `riverbed ingest -` reading
     `source`."""
-    command = [sys.executable, "-m", "tests.fake_ingest", "--data-dir", str(data_dir)]
+    command = [sys.executable, "-m", "riverbed.testing", "--data-dir", str(data_dir)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("RIVERBED_")}
     started = time.perf_counter()
     with source.open("rb") as stdin:
@@ -89,7 +89,7 @@ def ingest_stream(source: Path, data_dir: Path) -> tuple[int, float, float, dict
 
 
 def run() -> dict[str, float | str]:
-    figures: dict[str, float | str] = {"encoder": "fake (tests/fake_ingest.py), 384 dimensions"}
+    figures: dict[str, float | str] = {"encoder": "fake (riverbed/testing/encoder.py), 384 dimensions"}
     with tempfile.TemporaryDirectory(prefix="riverbed-bench-") as folder:
         for name, size in sizes().items():
             source = Path(folder) / f"{name}.jsonl"

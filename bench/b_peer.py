@@ -23,7 +23,7 @@ import numpy as np
 from bench.b_query import MEASURED, WARM_UP, percentile, questions
 from bench.corpora import pydocs_index
 from index.api import Index
-from index.encoder import ModelInfo
+from index.model import ModelInfo
 
 ROUNDS = 3
 K = 5

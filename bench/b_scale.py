@@ -11,7 +11,7 @@ vs the embedded store.
    the docstrings of Python's standard library, drawn at random into ~40-sentence documents;
    ~11k distinct sentences, so a term matches more passages than in natural text, which is hard
    on lexical search) ingested into each store with the fake encoder of
-   tests/fake_ingest.py (384-dimensional hashed bags of words: the store's cost depends on how
+   riverbed/testing/encoder.py (384-dimensional hashed bags of words: the store's cost depends on how
    many vectors there are and how wide, not on what they mean; the real model would take most
    of an hour here). Then 300 SQuAD questions through `index.query.search` in each mode: p50
    and p99 in milliseconds, question encoding excluded (the real ONNX encoder's p50 is given).
@@ -107,13 +107,14 @@ def timed(work: Callable[[], Any]) -> tuple[Any, float]:
 def stage_rates(corpus: Path) -> dict[str, float | str]:
     import torch
 
-    from index.encoder import ModelInfo, SentenceTransformerEncoder, load_tokenizer
-    from index.settings import Settings
+    from index.encoder import SentenceTransformerEncoder
+    from index.model import ModelInfo, load_tokenizer
     from pipeline.chunk import Chunker
     from pipeline.clean import Cleaner
     from pipeline.dedupe import Deduper
     from pipeline.report import RunReport
     from pipeline.sources import read_file
+    from riverbed.settings import Settings
 
     settings = Settings()
     report = RunReport()
@@ -149,10 +150,10 @@ def stage_rates(corpus: Path) -> dict[str, float | str]:
 
 
 def ingest_throughput(server: str, corpus: Path, folder: Path) -> dict[str, float | str]:
-    from index.settings import Settings
     from pipeline import ingest
     from pipeline.distributed import RayEngine, _start_ray
-    from tests.pg_fixtures import create_database
+    from riverbed.settings import Settings
+    from riverbed.testing.postgres import create_database
 
     figures: dict[str, float | str] = {}
 
@@ -179,8 +180,8 @@ def ingest_throughput(server: str, corpus: Path, folder: Path) -> dict[str, floa
 
 
 def fake_encoder_factory(store: Any, settings: Any) -> Callable[[], Any]:
-    from index.encoder import ModelInfo
-    from tests.fake_ingest import FakeEncoder
+    from index.model import ModelInfo
+    from riverbed.testing import FakeEncoder
 
     info = ModelInfo.from_setting(settings.model)
     encoder = FakeEncoder(info)
@@ -193,14 +194,15 @@ def fake_encoder_factory(store: Any, settings: Any) -> Callable[[], Any]:
 
 
 def query_latency(server: str, folder: Path) -> dict[str, float | str]:
-    from index.encoder import ModelInfo, query_encoder
+    from index.encoder import query_encoder
+    from index.model import ModelInfo
     from index.query import search
-    from index.settings import Settings
     from index.store.postgres import PostgresStore
     from index.store.sqlite_faiss import SqliteFaissStore
     from pipeline.ingestion import ingest_into
-    from tests.fake_ingest import FakeEncoder
-    from tests.pg_fixtures import create_database
+    from riverbed.settings import Settings
+    from riverbed.testing import FakeEncoder
+    from riverbed.testing.postgres import create_database
 
     corpus = folder / "sentences.jsonl"
     sentence_corpus(corpus)
@@ -255,7 +257,7 @@ def query_latency(server: str, folder: Path) -> dict[str, float | str]:
 
 
 def run() -> dict[str, float | str]:
-    from pipeline.pgdemo import local_postgres
+    from riverbed.testing.postgres import local_postgres
 
     folder = Path(tempfile.mkdtemp(prefix="riverbed-bench-scale-"))
     try:

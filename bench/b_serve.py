@@ -41,7 +41,7 @@ def free_port() -> int:
 
 
 def riverbed(data_dir: Path, *args: str) -> list[str]:
-    entry = "from pipeline.cli import main; main()"
+    entry = "from riverbed.cli import main; main()"
     return [sys.executable, "-c", entry, "--data-dir", str(data_dir), *args]
 
 

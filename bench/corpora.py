@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from index.records import Chunk
-    from index.settings import Settings
+    from riverbed.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -45,9 +45,9 @@ def riverbed(data_dir: Path, *args: str, prelude: str = "") -> list[str]:
     """The command line of `riverbed --data-dir DATA_DIR ARGS...` in this interpreter, after
     the Python statements `prelude`."""
     entry = (
-        f"{prelude}; from pipeline.cli import main; main()"
+        f"{prelude}; from riverbed.cli import main; main()"
         if prelude
-        else "from pipeline.cli import main; main()"
+        else "from riverbed.cli import main; main()"
     )
     return [sys.executable, "-c", entry, "--data-dir", str(data_dir), *args]
 
@@ -62,7 +62,7 @@ def pydocs_index(chunk_tokens: int | None = None) -> tuple[Path, dict]:
         raise RuntimeError(
             f"{PYDOCS_HTML} is missing: `make bench` installs it (apt-get install python3.11-doc)"
         )
-    from index.settings import Settings
+    from riverbed.settings import Settings
 
     chunk_tokens = chunk_tokens or Settings.model_fields["chunk_tokens"].default
     data_dir = CACHE / f"pydocs-{chunk_tokens}"

@@ -11,16 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from index.context import Context, build_context
-from index.encoder import Encoder, ModelInfo, query_encoder
+from index.encoder import Encoder, query_encoder
+from index.model import ModelInfo
 from index.models import Filters, Passage
 from index.query import Mode, search
-from index.settings import Settings
+from index.settings import IndexSettings
 from index.store import open_store
 from index.store.base import ModelMismatch, Store
 
 
 class Index:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: IndexSettings) -> None:
         self.store = store
         self.settings = settings
         self._encoder: Encoder | None = None
@@ -28,10 +29,10 @@ class Index:
 
     @classmethod
     def open(
-        cls, data_dir: str | Path | None = None, settings: Settings | None = None, **overrides: Any
+        cls, data_dir: str | Path | None = None, settings: IndexSettings | None = None, **overrides: Any
     ) -> Index:
         """Open an existing index (`data_dir`, or the settings' store)."""
-        settings = settings or Settings()
+        settings = settings or IndexSettings()
         if data_dir is not None:
             overrides["data_dir"] = Path(data_dir)
         if overrides:

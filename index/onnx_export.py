@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from index.encoder import ModelInfo
+from index.model import ModelInfo
 
 FP32_NAME = "model.onnx"
 

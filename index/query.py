@@ -24,7 +24,7 @@ from index.fold import Candidate, fold
 from index.fusion import convex_fusion
 from index.lexical import query_terms
 from index.models import Answer, Filters, Passage
-from index.settings import Settings
+from index.settings import IndexSettings
 from index.store.base import Store
 
 Mode = Literal["dense", "lexical", "hybrid"]
@@ -45,7 +45,7 @@ def search(
     store: Store,
     encoder: Encoder | None,
     question: str,
-    settings: Settings,
+    settings: IndexSettings,
     k: int = 5,
     mode: Mode | None = None,
     filters: Filters | None = None,

@@ -28,9 +28,9 @@ _lock = threading.Lock()
 @lru_cache(maxsize=1)
 def table_dir() -> Path:
     """The cache dir of the environment's settings (RIVERBED_CACHE_DIR or its default)."""
-    from index.settings import Settings
+    from index.settings import IndexSettings
 
-    return Settings().cache_dir / "wordfreq"
+    return IndexSettings().cache_dir / "wordfreq"
 
 
 def table_path(language: str, directory: Path | None = None) -> Path:

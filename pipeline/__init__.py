@@ -1,4 +1,5 @@
-"""riverbed's ingestion pipeline and the product's entry points.
+"""riverbed's ingestion pipeline: sources, the stages (clean, dedupe, chunk, embed), the runner and
+the writer, and the ways to run them (ingest, watch, schedule, Ray).
 
 `from pipeline import ingest` is the library call; it is imported lazily so that the CLI's
 query path does not pay for the ingestion stages.

@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from index.encoder import Encoder, ModelInfo, load_tokenizer, passage_encoder
+from index.encoder import Encoder, passage_encoder
+from index.model import ModelInfo, load_tokenizer
 from index.models import Document
 from index.records import Chunk
-from index.settings import Settings
 from index.store import open_store
 from pipeline.chunk import Chunker
 from pipeline.clean import Cleaner
@@ -42,6 +42,7 @@ from pipeline.dedupe import Deduper, content_hash
 from pipeline.embed import Embedder
 from pipeline.report import Failure, RunReport
 from pipeline.runner import Runner, raw_hash
+from pipeline.settings import PipelineSettings
 from pipeline.sources import iter_files, read_file
 
 # Ray's CPUs are scheduling slots. One is kept free of embedding actors for the reading tasks
@@ -74,7 +75,7 @@ def _signer(threshold: float, permutations: int, shingle_words: int) -> Deduper:
     return Deduper(None, RunReport(), threshold, permutations, shingle_words)  # type: ignore[arg-type]
 
 
-def _prepare(document: Document, settings: Settings) -> Prepared:
+def _prepare(document: Document, settings: PipelineSettings) -> Prepared:
     signer = _signer(
         settings.near_duplicate_threshold, settings.minhash_permutations, settings.shingle_words
     )
@@ -87,7 +88,7 @@ def _prepare(document: Document, settings: Settings) -> Prepared:
     return item
 
 
-def read_and_clean(row: dict[str, Any], settings: Settings) -> list[dict[str, Prepared]]:
+def read_and_clean(row: dict[str, Any], settings: PipelineSettings) -> list[dict[str, Prepared]]:
     """Ray task: the documents of one input (a file, or a document given as such), cleaned and
     hashed, with the input's failures in the place the local engine would report them."""
     source = row["input"]
@@ -107,7 +108,7 @@ def read_and_clean(row: dict[str, Any], settings: Settings) -> list[dict[str, Pr
 class ChunkAndEmbed:
     """Ray actor: chunks and embeds documents, loading the model once, when first needed."""
 
-    def __init__(self, settings: Settings, threads: int) -> None:
+    def __init__(self, settings: PipelineSettings, threads: int) -> None:
         self.settings = settings
         self.threads = threads
         self.info = ModelInfo.from_setting(settings.model)
@@ -313,7 +314,7 @@ class RayEngine:
         self,
         runner: Runner,
         inputs: Iterable[Any],
-        settings: Settings,
+        settings: PipelineSettings,
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
     ) -> None:
@@ -334,7 +335,7 @@ class RayEngine:
             if started:
                 ray.shutdown()
 
-    def _dataset(self, rows: list[dict[str, Any]], settings: Settings) -> Any:
+    def _dataset(self, rows: list[dict[str, Any]], settings: PipelineSettings) -> Any:
         import ray
         import ray.data
 

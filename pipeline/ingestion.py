@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from index.encoder import Encoder, ModelInfo, load_tokenizer, passage_encoder
+from index.encoder import Encoder, passage_encoder
+from index.model import ModelInfo, load_tokenizer
 from index.models import Document
 from index.records import Chunk
-from index.settings import Settings
 from index.store import open_store
 from index.store.base import Store
 from pipeline.chunk import Chunker
@@ -20,40 +18,13 @@ from pipeline.clean import Cleaner
 from pipeline.prune import gone_documents
 from pipeline.report import RunReport
 from pipeline.runner import Runner
-from pipeline.sources import read_paths
+from pipeline.settings import PipelineSettings
+from pipeline.sources import Input, documents_from, read_paths
 
 if TYPE_CHECKING:
     from pipeline.distributed import RayEngine
 
-Input = str | Path | Document | dict[str, Any]
-
-
-def documents_from(
-    inputs: Iterable[Input],
-    report: RunReport,
-    settings: Settings,
-    include: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-) -> Iterator[Document]:
-    """Paths are read (folders walked); Documents and dicts pass through as documents."""
-    for item in inputs:
-        if isinstance(item, str | Path):
-            yield from read_paths(
-                [Path(item)], report, settings.max_document_bytes, include, exclude
-            )
-        elif isinstance(item, Document):
-            yield item
-        else:
-            try:
-                yield Document.model_validate(item)
-            except ValidationError as err:
-                where = str(item.get("id") or "document") if isinstance(item, dict) else "document"
-                first = err.errors(include_url=False)[0]
-                field = ".".join(str(part) for part in first["loc"]) or "document"
-                report.fail(where, f"invalid document: {field}: {first['msg']}")
-
-
-def passages_of(paths: Sequence[Path], settings: Settings) -> list[Chunk]:
+def passages_of(paths: Sequence[Path], settings: PipelineSettings) -> list[Chunk]:
     """The distinct passages ingest makes of the files at `paths`, read, cleaned and chunked as
     it does them, one per text (ingest embeds each distinct text once); nothing is stored."""
     info = ModelInfo.from_setting(settings.model)
@@ -69,7 +40,7 @@ def passages_of(paths: Sequence[Path], settings: Settings) -> list[Chunk]:
     return list(distinct.values())
 
 
-def encoder_factory_for(store: Store, settings: Settings) -> Callable[[], Encoder]:
+def encoder_factory_for(store: Store, settings: PipelineSettings) -> Callable[[], Encoder]:
     """Makes the passage encoder on first call (binding an empty store to its model), then
     returns that same encoder: a long-lived caller such as the server loads the model once."""
     info = ModelInfo.from_setting(settings.model)
@@ -91,7 +62,7 @@ def encoder_factory_for(store: Store, settings: Settings) -> Callable[[], Encode
 
 def make_runner(
     store: Store,
-    settings: Settings,
+    settings: PipelineSettings,
     report: RunReport,
     on_batch: Callable[[RunReport], None] | None = None,
     stop: threading.Event | None = None,
@@ -115,7 +86,7 @@ def make_runner(
 def ingest(
     inputs: Input | Iterable[Input],
     data_dir: str | Path | None = None,
-    settings: Settings | None = None,
+    settings: PipelineSettings | None = None,
     *,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
@@ -137,7 +108,7 @@ def ingest(
     >>> report.added
     2
     """
-    settings = settings or Settings()
+    settings = settings or PipelineSettings()
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": Path(data_dir)})
     if isinstance(inputs, str | Path | Document | dict):
@@ -165,7 +136,7 @@ def ingest(
 def ingest_into(
     store: Store,
     inputs: Iterable[Input],
-    settings: Settings,
+    settings: PipelineSettings,
     *,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
@@ -189,7 +160,7 @@ def ingest_into(
         runner = make_runner(store, settings, report, on_batch, stop, encoder_factory)
         runner.delete(gone_documents(store, prune))
         if engine is None:
-            runner.run(documents_from(inputs, report, settings, include, exclude))
+            runner.run(documents_from(inputs, report, settings.max_document_bytes, include, exclude))
         else:
             engine.run(runner, inputs, settings, include, exclude)
         status = run_status(report, interrupted=stop is not None and stop.is_set())

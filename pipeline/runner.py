@@ -17,13 +17,13 @@ from typing import TypeVar
 from index.encoder import Encoder
 from index.models import Document
 from index.records import DocumentRecord, WriteBatch
-from index.settings import Settings
 from index.store.base import MissingVectors, Store
 from pipeline.chunk import Chunker
 from pipeline.clean import Cleaner
 from pipeline.dedupe import Deduper, content_hash
 from pipeline.embed import Embedder
 from pipeline.report import RunReport
+from pipeline.settings import PipelineSettings
 
 T = TypeVar("T")
 
@@ -54,7 +54,7 @@ class Runner:
     def __init__(
         self,
         store: Store,
-        settings: Settings,
+        settings: PipelineSettings,
         encoder_factory: Callable[[], Encoder],
         chunker: Chunker,
         report: RunReport | None = None,

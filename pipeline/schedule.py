@@ -33,11 +33,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from index.encoder import Encoder, ModelNotFound
-from index.settings import Settings
+from index.encoder import Encoder
+from index.model import ModelNotFound
 from index.store import Store, StoreError, WriterBusy, open_store
 from pipeline.ingestion import encoder_factory_for, ingest_into, run_status
 from pipeline.report import RunReport
+from pipeline.settings import PipelineSettings
 
 log = logging.getLogger("riverbed.schedule")
 
@@ -169,7 +170,7 @@ def summary(report: RunReport) -> str:
 class JobRunner:
     """Runs jobs into one store it holds as writer, one at a time, loading the model once."""
 
-    def __init__(self, store: Store, settings: Settings, stop: threading.Event) -> None:
+    def __init__(self, store: Store, settings: PipelineSettings, stop: threading.Event) -> None:
         self.store = store
         self.settings = settings
         self.stop = stop
@@ -206,7 +207,7 @@ class JobRunner:
 
 
 @contextmanager
-def writer_of(settings: Settings) -> Iterator[Store]:
+def writer_of(settings: PipelineSettings) -> Iterator[Store]:
     """The store, with its writer lock held until the block ends."""
     store = open_store(settings)
     try:
@@ -222,7 +223,7 @@ def writer_of(settings: Settings) -> Iterator[Store]:
 
 
 def run_once(
-    jobs: Sequence[Job], settings: Settings, stop: threading.Event | None = None
+    jobs: Sequence[Job], settings: PipelineSettings, stop: threading.Event | None = None
 ) -> list[RunOutcome]:
     """Every job once, in order (for cron and systemd timers). Stops early when `stop` is set."""
     stop = stop or threading.Event()
@@ -232,7 +233,7 @@ def run_once(
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-def run_forever(jobs: Sequence[Job], settings: Settings) -> None:
+def run_forever(jobs: Sequence[Job], settings: PipelineSettings) -> None:
     """Run the jobs on their schedules until SIGINT/SIGTERM.
 
     Interval jobs run once at start, then every interval; cron jobs wait for their first time.

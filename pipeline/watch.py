@@ -19,13 +19,13 @@ from itertools import chain
 from pathlib import Path
 
 from index.models import Document
-from index.settings import Settings
 from index.store import open_store
 from index.store.base import Store
 from pipeline.ingestion import make_runner
 from pipeline.prune import documents_read_from, gone_documents, orphaned_copies
 from pipeline.report import RunReport
 from pipeline.runner import Runner
+from pipeline.settings import PipelineSettings
 from pipeline.sources import is_wanted, iter_files, read_file, read_paths
 
 HEARTBEAT_MS = 500  # the watcher hands back control this often while nothing changes
@@ -33,7 +33,7 @@ HEARTBEAT_MS = 500  # the watcher hands back control this often while nothing ch
 
 def watch(
     folders: Sequence[str | Path],
-    settings: Settings | None = None,
+    settings: PipelineSettings | None = None,
     *,
     stop: threading.Event,
     include: Sequence[str] = (),
@@ -54,7 +54,7 @@ def watch(
     import watchfiles
 
     started = time.perf_counter()
-    settings = settings or Settings()
+    settings = settings or PipelineSettings()
     roots = [Path(folder).resolve() for folder in folders]
     for root in roots:
         if not root.is_dir():
@@ -113,7 +113,7 @@ def apply_changes(
     roots: Sequence[Path],
     runner: Runner,
     store: Store,
-    settings: Settings,
+    settings: PipelineSettings,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
 ) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from index.settings import Settings
+from riverbed.settings import Settings
 from tests.pg_fixtures import pg_server, pg_url, seeded_postgres  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,5 +1,5 @@
 """Helpers for the ingestion tests: a generated corpus, and `riverbed ingest` in a subprocess with
-the fake encoder of tests/fake_ingest.py (so a process starts in about a second, not six)."""
+the fake encoder of riverbed/testing/encoder.py (so a process starts in about a second, not six)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def write_corpus(path: Path, count: int) -> Path:
 
 def riverbed(data_dir: Path, *args: str) -> list[str]:
     """The command line of `riverbed --data-dir DATA_DIR ARGS` with the fake encoder."""
-    return [sys.executable, "-m", "tests.fake_ingest", "--data-dir", str(data_dir), *args]
+    return [sys.executable, "-m", "riverbed.testing", "--data-dir", str(data_dir), *args]
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

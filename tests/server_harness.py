@@ -41,7 +41,7 @@ def running_server(data_dir: Path, log: Path, **settings: str) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RIVERBED_")}
     env.update({"RIVERBED_API_KEY": API_KEY, "RIVERBED_INGEST_ENCODER": "onnx"})
     env.update({f"RIVERBED_{name.upper()}": value for name, value in settings.items()})
-    command = [sys.executable, "-c", "from pipeline.cli import main; main()"]
+    command = [sys.executable, "-c", "from riverbed.cli import main; main()"]
     command += ["--data-dir", str(data_dir), "serve", "--port", str(port), "--log-level", "warning"]
     with log.open("wb") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)

@@ -6,7 +6,7 @@ from itertools import pairwise
 
 import pytest
 
-from index.encoder import ModelInfo, load_tokenizer
+from index.model import ModelInfo, load_tokenizer
 from index.models import Document
 from pipeline.chunk import Chunker
 from pipeline.clean import clean_text

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from index import Index
-from index.settings import Settings
 from pipeline import ingest
+from riverbed.settings import Settings
 from tests.conftest import CNN
 
 ARTICLE = CNN.read_text()

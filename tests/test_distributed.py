@@ -17,16 +17,17 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from index.encoder import ModelInfo, query_encoder
+from index.encoder import query_encoder
+from index.model import ModelInfo
 from index.query import search
-from index.settings import Settings
 from index.store.postgres import PostgresStore
 from index.store.sqlite_faiss import SqliteFaissStore
 from pipeline import ingest
-from pipeline.cli import main
 from pipeline.distributed import _start_ray
+from riverbed.cli import main
+from riverbed.settings import Settings
+from riverbed.testing.postgres import create_database, drop_database
 from tests.conftest import CNN, SEEDS
-from tests.pg_fixtures import create_database, drop_database
 
 DATA = Path(__file__).resolve().parent / "data"
 SQUAD_DOCS = DATA / "squad2-dev-5articles.docs.jsonl"

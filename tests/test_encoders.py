@@ -13,16 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.encoder import (
-    ModelInfo,
-    OnnxEncoder,
-    SentenceTransformerEncoder,
-    passage_encoder,
-    query_encoder,
-)
+from index.encoder import OnnxEncoder, SentenceTransformerEncoder, passage_encoder, query_encoder
+from index.model import ModelInfo
 from index.records import Chunk
-from index.settings import Settings
 from pipeline.ingestion import passages_of
+from riverbed.settings import Settings
 from tests.conftest import QUESTION, ROOT
 
 DATA = ROOT / "tests" / "data"

@@ -9,9 +9,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from index import Index
-from index.settings import Settings
 from pipeline import ingest
-from pipeline.cli import main
+from riverbed.cli import main
+from riverbed.settings import Settings
 from tests.conftest import BUNKER, CNN, QUESTION, SEEDS
 
 

@@ -12,11 +12,11 @@ import pytest
 
 from index.fold import shingles
 from index.lexical import casefolded_words
-from index.settings import Settings
 from index.store.sqlite_faiss import SqliteFaissStore, _float16_to_float32
 from index.word_frequency import zipf_frequency
+from riverbed.settings import Settings
+from riverbed.testing import install
 from tests.conftest import ROOT, SEEDS
-from tests.fake_ingest import install
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_sentence_vectors_decode_like_numpy() -> None:
 
 def test_term_counts_follow_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Cached counts are dropped when a write changes the catalog. The fake encoder of
-    tests/fake_ingest.py stands in for the model: this is about the store's cache."""
+    riverbed/testing/encoder.py stands in for the model: this is about the store's cache."""
     from pipeline import ingest
 
     install(monkeypatch)
@@ -80,7 +80,7 @@ def test_term_counts_follow_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_unchanged_reingest_loads_no_model_or_text_libraries(tmp_path: Path) -> None:
-    """With the fake encoder of tests/fake_ingest.py: this is about what a run with nothing new
+    """With the fake encoder of riverbed/testing/encoder.py: this is about what a run with nothing new
     imports, not about the model."""
     report = (
         "import atexit, sys; atexit.register(lambda: print('LOADED', *sorted(m for m in"
@@ -90,7 +90,7 @@ def test_unchanged_reingest_loads_no_model_or_text_libraries(tmp_path: Path) -> 
     command = [
         sys.executable,
         "-c",
-        f"{report}; from tests.fake_ingest import main; main()",
+        f"{report}; import riverbed.testing.__main__",
         "--data-dir",
         str(tmp_path / "data"),
         "ingest",

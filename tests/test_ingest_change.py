@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import pipeline.ingestion
 from index import Index
-from pipeline.cli import main
+from riverbed.cli import main
 from tests.conftest import QUESTION
 
 OLD = 'Asked if he felt Ukraine was wasting its time by talking with Russia, he said: "We\'ll see."'

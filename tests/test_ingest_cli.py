@@ -2,7 +2,7 @@
 progress bar shows on a terminal only, `--prune` removes what is gone, `riverbed check` says
 whether the index is consistent.
 
-The model is replaced by the fake encoder of tests/fake_ingest.py: these tests are about what
+The model is replaced by the fake encoder of riverbed/testing/encoder.py: these tests are about what
 the command reports and keeps, not retrieval quality.
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import main
+from riverbed.cli import main
+from riverbed.testing import install
 from tests.conftest import ROOT
-from tests.fake_ingest import install
 from tests.ingest_helpers import document_count, riverbed, subprocess_env, write_corpus
 
 

@@ -2,7 +2,7 @@
 while an ingest runs and see each committed micro-batch; SIGINT/SIGTERM stop an ingest after the
 batch in flight has committed.
 
-The ingests run in subprocesses with the fake encoder of tests/fake_ingest.py, slowed down so
+The ingests run in subprocesses with the fake encoder of riverbed/testing/encoder.py, slowed down so
 they are caught mid-run: these tests are about locking and visibility, not retrieval quality.
 """
 
@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 from index import Index
 from index.store.sqlite_faiss import SqliteFaissStore
-from pipeline.cli import main
-from tests.fake_ingest import install
+from riverbed.cli import main
+from riverbed.testing import install
 from tests.ingest_helpers import (
     corpus_text,
     document_count,

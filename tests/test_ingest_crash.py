@@ -4,7 +4,7 @@ re-running the ingest completes the work. The vector file is a derived view: mis
 or behind the catalog, it is rebuilt or caught up on open.
 
 These tests are about storage, not retrieval quality: they use the fake encoder of
-tests/fake_ingest.py (hashed bags of words), in the subprocesses and in this process.
+riverbed/testing/encoder.py (hashed bags of words), in the subprocesses and in this process.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 
 from index import Index
-from index.settings import Settings
 from index.store import sqlite_faiss
 from index.store.faiss_vectors import write_streamed
 from index.store.sqlite_faiss import SqliteFaissStore
 from pipeline import ingest
-from tests.fake_ingest import install
+from riverbed.settings import Settings
+from riverbed.testing import install
 from tests.ingest_helpers import (
     corpus_text,
     document_count,

@@ -1,7 +1,7 @@
 """`riverbed ingest --watch DIR`: ingests DIR, then keeps the index in step with it (files that
 appear, change, disappear; folders moved in and out) until SIGINT/SIGTERM, then exits cleanly.
 
-The watcher runs in a subprocess with the fake encoder of tests/fake_ingest.py: these tests are
+The watcher runs in a subprocess with the fake encoder of riverbed/testing/encoder.py: these tests are
 about following a folder, not about retrieval quality.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from index.store.sqlite_faiss import SqliteFaissStore
-from pipeline.cli import main
+from riverbed.cli import main
 from tests.ingest_helpers import start, wait_until
 
 

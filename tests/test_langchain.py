@@ -9,7 +9,7 @@ from langchain_core.documents import Document
 
 from index import Index
 from index.models import Answer, Passage
-from pipeline.langchain import RiverbedRetriever, to_document
+from riverbed.langchain import RiverbedRetriever, to_document
 from tests.conftest import BUNKER, CNN, QUESTION
 
 RIVERBED_FIELDS = {

@@ -23,8 +23,8 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from index.settings import Settings
-from pipeline.mcp_server import build_server
+from riverbed.mcp import build_server
+from riverbed.settings import Settings
 from tests.conftest import BUNKER, CNN, QUESTION
 
 RIVERBED = str(Path(sys.executable).with_name("riverbed"))
@@ -226,7 +226,7 @@ def test_riverbed_mcp_over_streamable_http_guards_writes_with_the_api_key(
 
 def test_cli_and_library_import_neither_mcp_nor_langchain() -> None:
     probe = (
-        "import sys, pipeline.cli, index, pipeline.ingestion; "
+        "import sys, riverbed.cli, index, pipeline.ingestion; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'mcp', 'langchain_core'}))"
     )
     out = subprocess.run(

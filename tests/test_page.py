@@ -12,9 +12,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from index.settings import Settings
-from pipeline.output import short_source
-from pipeline.page import web_link
+from riverbed.cli.output import short_source
+from riverbed.http.page import web_link
+from riverbed.settings import Settings
 from tests.conftest import BUNKER, CNN, QUESTION, ROOT
 from tests.server_harness import copy_index, running_server
 
@@ -136,7 +136,7 @@ def test_only_web_addresses_become_links() -> None:
 
 def test_an_empty_index_says_how_to_fill_it(tmp_path: Path) -> None:
     """In-process app over a new data dir: no documents, no runs."""
-    from pipeline.server import create_app
+    from riverbed.http.app import create_app
 
     with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as client:
         search = client.get("/", params={"q": QUESTION})

@@ -9,14 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from riverbed.testing.postgres import create_database, drop_database
 from tests.conftest import QUESTION
-from tests.pg_fixtures import copy_database, drop_database
 from tests.server_harness import AUTH, running_server
 
 
 @pytest.fixture
 def seeded_copy(pg_server: str, seeded_postgres: str) -> Iterator[str]:
-    url = copy_database(pg_server, seeded_postgres)
+    url = create_database(pg_server, seeded_postgres)
     yield url
     drop_database(pg_server, url)
 

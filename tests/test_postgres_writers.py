@@ -3,7 +3,7 @@ document exactly once; a writer killed with SIGKILL leaves a consistent index th
 completes; a passage removed by another writer between lookup and write is embedded again.
 
 These tests are about concurrency and crash safety, not retrieval quality: the processes use the
-fake encoder of tests/fake_ingest.py (hashed bags of words).
+fake encoder of riverbed/testing/encoder.py (hashed bags of words).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import psycopg
 import pytest
 
 from index.models import Document
-from index.settings import Settings
 from index.store.postgres import PostgresStore
 from pipeline import ingest
 from pipeline.ingestion import make_runner
 from pipeline.report import RunReport
-from tests.fake_ingest import install
+from riverbed.settings import Settings
+from riverbed.testing import install
 from tests.ingest_helpers import corpus_text, run, start, wait_until, write_corpus
 
 DOCUMENTS = 48

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from index import Index
-from index.settings import Settings
 from pipeline import ingest
+from riverbed.settings import Settings
 from tests.conftest import QUESTION
 from tests.server_harness import copy_index
 
@@ -30,7 +30,7 @@ def riverbed(data_dir: Path, *args: str, stdin: str = "") -> subprocess.Complete
     """The riverbed CLI in its own process (passage encoder: the ONNX export of the model)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RIVERBED_")}
     env["RIVERBED_INGEST_ENCODER"] = "onnx"
-    command = [sys.executable, "-c", "from pipeline.cli import main; main()"]
+    command = [sys.executable, "-c", "from riverbed.cli import main; main()"]
     return subprocess.run(
         [*command, "--data-dir", str(data_dir), *args],
         input=stdin.encode(),
@@ -101,6 +101,7 @@ def test_ingest_reports_a_bad_document_and_lands_the_rest(tmp_path: Path) -> Non
         settings=settings,
     )
     assert report.added == 1 and report.failed == 1
-    assert report.failures[0].source == "bad" and "text" in report.failures[0].reason
+    assert report.failures[0].source == "documents[1] (bad)"
+    assert "text" in report.failures[0].reason
     with Index.open(settings=settings) as index:
         assert index.document("good") is not None and index.document("bad") is None

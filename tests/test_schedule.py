@@ -20,8 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 from index import Index
-from pipeline.cli import main
 from pipeline.schedule import ConfigError, load_jobs, parse_duration
+from riverbed.cli import main
 from tests.conftest import CNN, ROOT
 
 RIVERBED = Path(sys.executable).with_name("riverbed")
@@ -130,11 +130,11 @@ def test_schedule_usage_mistakes_are_one_line_and_exit_2(
 
 @pytest.fixture
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The fake encoder of tests/fake_ingest.py in place of the model (these tests are about run
+    """The fake encoder of riverbed/testing/encoder.py in place of the model (these tests are about run
     outcomes and exit codes, not retrieval), and the signal handlers the CLI installs undone."""
-    from tests import fake_ingest
+    from riverbed.testing import install
 
-    fake_ingest.install(monkeypatch)
+    install(monkeypatch)
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     yield
     for signum, handler in handlers.items():
@@ -305,7 +305,7 @@ def added_runs(data_dir: Path) -> list[int]:
 def test_sigterm_during_a_run_commits_the_batch_records_interrupted_and_exits_0(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_model: None
 ) -> None:
-    """One document per micro-batch and a slow fake encoder (tests/fake_ingest.py: this is about
+    """One document per micro-batch and a slow fake encoder (riverbed/testing/encoder.py: this is about
     signals, not retrieval), so SIGTERM lands while a run is in flight."""
     from index.store.sqlite_faiss import SqliteFaissStore
 
@@ -313,7 +313,7 @@ def test_sigterm_during_a_run_commits_the_batch_records_interrupted_and_exits_0(
     corpus.mkdir()
     for number in range(40):
         (corpus / f"note-{number:02}.txt").write_text(note(number))
-    args = [sys.executable, "-m", "tests.fake_ingest", "schedule", "--every", "1h", str(corpus)]
+    args = [sys.executable, "-m", "riverbed.testing", "schedule", "--every", "1h", str(corpus)]
     env = {"RIVERBED_BATCH_DOCUMENTS": "1", "FAKE_ENCODER_DELAY": "0.2"}
     process = scheduler(args, data_dir, **env)
     try:

@@ -17,15 +17,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.encoder import ModelInfo, query_encoder
+from index.encoder import query_encoder
+from index.model import ModelInfo
 from index.models import Document, Filters
 from index.query import search
 from index.records import Chunk, DocumentRecord, WriteBatch
-from index.settings import Settings
 from index.store.base import MissingVectors, ModelMismatch, Store, StoreError
 from index.store.postgres import PostgresStore
 from index.store.sqlite_faiss import SqliteFaissStore
 from pipeline.chunk import passage_hash
+from riverbed.settings import Settings
 from tests.conftest import QUESTION
 
 DIM = 32

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from index.settings import Settings
+from index.settings import IndexSettings
 from index.store.base import ModelMismatch, Store, StoreError, WriterBusy
 
 __all__ = ["ModelMismatch", "Store", "StoreError", "WriterBusy", "open_store"]
 
 
-def open_store(settings: Settings, create: bool = True) -> Store:
+def open_store(settings: IndexSettings, create: bool = True) -> Store:
     """The store named by `settings.store`, or the embedded one in `settings.data_dir`."""
     url = settings.store
     if url and url.startswith(("postgres://", "postgresql://")):

@@ -18,9 +18,9 @@ from pydantic import BaseModel, Field
 
 from index.api import Index
 from index.query import MODES, Mode
-from index.settings import Settings
 from pipeline.clean import normalize_for_match
 from pipeline.ingestion import ingest
+from riverbed.settings import Settings
 
 
 class Question(BaseModel):

@@ -23,7 +23,7 @@ from jinja2 import Environment, PackageLoader
 from index.api import Index
 from index.models import Filters, Passage
 from index.store.base import StoreError
-from pipeline.output import short_source
+from riverbed.cli.output import short_source
 
 K_CHOICES = (3, 5, 10, 20)
 DEFAULT_K = 5
@@ -45,7 +45,7 @@ def readable_time(stamp: str | None) -> str:
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(
     env=Environment(
-        loader=PackageLoader("pipeline", "templates"),
+        loader=PackageLoader("riverbed.http", "templates"),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,

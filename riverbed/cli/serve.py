@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pipeline.cli import friendly_errors, settings_from
+from riverbed.cli.common import friendly_errors, settings_from
 
 
 @click.command()
@@ -30,7 +30,7 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str) -> None:
     """
     import uvicorn
 
-    from pipeline.server import create_app
+    from riverbed.http.app import create_app
 
     app = create_app(settings_from(ctx))
     click.echo(f"riverbed serving {app.state.backend.store.label}", err=True)

@@ -21,12 +21,13 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from index.api import Index
-from index.encoder import Encoder, ModelNotFound
+from index.encoder import Encoder
+from index.model import ModelNotFound
 from index.models import Filters, Passage
-from index.settings import Settings
 from index.store import open_store
 from index.store.base import StoreError, WriterBusy
 from pipeline.report import RunReport
+from riverbed.settings import Settings
 
 MAX_K = 50
 MAX_DOCUMENTS_PER_CALL = 1000

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pipeline.cli import EXIT_SOME_FAILED, friendly_errors, settings_from
+from riverbed.cli.common import EXIT_SOME_FAILED, friendly_errors, settings_from, stop_on_signals
 
 if TYPE_CHECKING:
     from pipeline.schedule import Job
@@ -96,9 +96,7 @@ def schedule(
     if not once:
         run_forever(jobs, settings)
         return
-    from pipeline.cli import _stop_on_signals
-
-    outcomes = run_once(jobs, settings, _stop_on_signals())
+    outcomes = run_once(jobs, settings, stop_on_signals())
     statuses = {outcome.status for outcome in outcomes}
     if "failed" in statuses:
         ctx.exit(1)

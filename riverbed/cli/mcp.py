@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from pipeline.cli import friendly_errors, settings_from
+from riverbed.cli.common import friendly_errors, settings_from
 
 
 @click.command()
@@ -30,7 +30,7 @@ def mcp(ctx: click.Context, use_http: bool, host: str, port: int, allow_writes: 
       riverbed --data-dir ~/corpus/riverbed-data mcp
       riverbed mcp --http --port 8765 --allow-writes
     """
-    from pipeline.mcp_server import build_server
+    from riverbed.mcp import build_server
 
     settings = settings_from(ctx)
     server = build_server(settings, allow_writes=allow_writes)

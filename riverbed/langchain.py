@@ -2,7 +2,7 @@
 
 Nothing else in riverbed imports this module, so the core never needs LangChain.
 
-    from pipeline.langchain import RiverbedRetriever
+    from riverbed.langchain import RiverbedRetriever
 
     retriever = RiverbedRetriever.from_data_dir("riverbed-data", k=3)
     documents = retriever.invoke("what did Zelensky ask of NATO")
@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from index.api import Index
 from index.models import Filters, Passage
-from index.settings import Settings
+from riverbed.settings import Settings
 
 try:
     from langchain_core.callbacks import CallbackManagerForRetrieverRun

@@ -1,0 +1,176 @@
+"""`riverbed ingest`: files, folders and stdin into the index; `--watch` keeps at it."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import nullcontext
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import click
+
+from riverbed.cli.common import (
+    EXIT_SOME_FAILED,
+    UserError,
+    friendly_errors,
+    settings_from,
+    stop_on_signals,
+)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--include", multiple=True, help="Only files matching this glob (repeatable).")
+@click.option("--exclude", multiple=True, help="Skip files matching this glob (repeatable).")
+@click.option("--wait", is_flag=True, help="Wait for another ingest to finish instead of failing.")
+@click.option(
+    "--prune", is_flag=True, help="Also remove documents whose file under the folders is gone."
+)
+@click.option(
+    "--watch", is_flag=True, help="Keep ingesting the folders' changes until interrupted."
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Run the stages here, or on Ray (pip install 'riverbed[scale]').",
+)
+@click.option("--ray-address", metavar="ADDR", help="Ray cluster [default: start a local one].")
+@click.option("--workers", type=click.IntRange(1), help="Ray embedding actors [default: 1/CPU].")
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@click.pass_context
+@friendly_errors
+def ingest(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    wait: bool,
+    prune: bool,
+    watch: bool,
+    engine: str,
+    ray_address: str | None,
+    workers: int | None,
+    as_json: bool,
+) -> None:
+    """Ingest files and folders (.txt .md .html .json .jsonl); `-` reads JSONL from stdin.
+
+    Unchanged documents are skipped, changed ones replaced, bad ones reported.
+
+    \b
+    Example:
+      riverbed ingest seeds/ notes/ --exclude 'drafts/*'
+      cat docs.jsonl | riverbed ingest -
+      riverbed ingest --watch --prune notes/
+      riverbed --store postgresql://host/db ingest --engine ray --ray-address auto corpus/
+    """
+    from pipeline.ingestion import ingest as run_ingest
+    from pipeline.report import RunReport
+    from pipeline.sources import read_jsonl_stream
+
+    settings = settings_from(ctx)
+    for path in paths:
+        if path != "-" and not Path(path).exists():
+            raise UserError(f"no such file or folder: {path}")
+    ray_engine = _ray_engine(engine, ray_address, workers, stdin="-" in paths, watch=watch)
+    if watch:
+        from riverbed.cli.watch import watch_folders
+
+        report = watch_folders(
+            paths,
+            settings,
+            stop=stop_on_signals(),
+            include=include,
+            exclude=exclude,
+            prune=prune,
+            wait=wait,
+        )
+        print_report(report, as_json)
+        ctx.exit(EXIT_SOME_FAILED if report.failed else 0)
+    stdin_report = RunReport()
+    inputs: list[Any] = []
+    for path in paths:
+        if path == "-":
+            inputs.append(
+                read_jsonl_stream(
+                    sys.stdin.buffer, stdin_report, max_bytes=settings.max_document_bytes
+                )
+            )
+        else:
+            inputs.append([Path(path)])
+    progress, on_batch = _progress(sys.stderr.isatty() and not as_json)
+    stop = stop_on_signals()
+    with progress or nullcontext():
+        report = run_ingest(
+            chain.from_iterable(inputs),
+            settings=settings,
+            include=include,
+            exclude=exclude,
+            wait=wait,
+            prune=[path for path in paths if path != "-" and Path(path).is_dir()] if prune else (),
+            on_batch=on_batch,
+            stop=stop,
+            engine=ray_engine,
+        )
+    report.merge(stdin_report)
+    print_report(report, as_json)
+    if report.failed:
+        ctx.exit(EXIT_SOME_FAILED)
+
+
+def _ray_engine(
+    engine: str, address: str | None, workers: int | None, stdin: bool, watch: bool
+) -> Any:
+    """The Ray engine when asked for (Ray itself is imported only when the run starts)."""
+    if engine != "ray":
+        if address or workers:
+            raise click.UsageError("--ray-address and --workers go with --engine ray")
+        return None
+    if stdin or watch:
+        raise click.UsageError("--engine ray reads files and folders: not stdin (-) or --watch")
+    from pipeline.distributed import RayEngine
+
+    return RayEngine(address=address, workers=workers)
+
+
+def _progress(enabled: bool):  # type: ignore[no-untyped-def]
+    """A live progress line on the terminal (stderr, so stdout stays the report); nothing when
+    stderr is piped."""
+    if not enabled:
+        return None, None
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from riverbed.cli.output import console
+
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        transient=True,
+        console=console(stderr=True),
+    )
+    task = progress.add_task("reading…", total=None)
+
+    def on_batch(report: Any) -> None:
+        progress.update(
+            task,
+            description=f"{report.seen} seen · {report.added} added · {report.updated} updated"
+            f" · {report.unchanged} unchanged · {report.deleted} deleted · {report.failed} failed"
+            f" · {report.chunks} chunks",
+        )
+
+    return progress, on_batch
+
+
+def print_report(report: Any, as_json: bool) -> None:
+    from riverbed.cli.output import emit_json, print_table
+
+    if as_json:
+        emit_json(report)
+        return
+    counts = report.model_dump(exclude={"failures"})
+    print_table("ingest", [(name.replace("_", " "), value) for name, value in counts.items()])
+    for failure in report.failures:
+        click.echo(f"failed: {failure.source}: {failure.reason}", err=True)

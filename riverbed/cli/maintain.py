@@ -1,0 +1,128 @@
+"""Looking after the index: `riverbed stats`, `runs`, `check` and `delete`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from riverbed.cli.common import UserError, friendly_errors, settings_from
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@friendly_errors
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Counts of the index: documents, duplicates, chunks, passages, tokens, size.
+
+    \b
+    Example:
+      riverbed stats --json
+    """
+    from index.api import Index
+    from riverbed.cli.output import emit_json, print_table
+
+    with Index.open(settings=settings_from(ctx)) as index:
+        counts = index.stats()
+    if as_json:
+        emit_json(counts)
+    else:
+        print_table("index", [(name.replace("_", " "), value) for name, value in counts.items()])
+
+
+@click.command()
+@click.argument("doc_ids", nargs=-1, required=True)
+@click.pass_context
+@friendly_errors
+def delete(ctx: click.Context, doc_ids: tuple[str, ...]) -> None:
+    """Remove documents (by id, or by the path they were ingested from).
+
+    \b
+    Example:
+      riverbed delete seeds/zelensky-bunker-interview.txt
+    """
+    from index.store import open_store
+
+    store = open_store(settings_from(ctx), create=False)
+    try:
+        store.acquire_writer(wait=True) if hasattr(store, "acquire_writer") else None
+        ids = [str(Path(d).resolve()) if Path(d).exists() else d for d in doc_ids]
+        ids = [i if store.document(i) else d for i, d in zip(ids, doc_ids, strict=True)]
+        removed = store.delete(ids)
+        if hasattr(store, "save_vectors") and removed:
+            store.save_vectors()
+    finally:
+        store.close()
+    click.echo(f"deleted {removed} of {len(doc_ids)} document(s)")
+    if removed < len(doc_ids):
+        ctx.exit(1)
+
+
+@click.command()
+@click.pass_context
+@friendly_errors
+def check(ctx: click.Context) -> None:
+    """Check that the catalog, its full-text index and the vectors agree (exit 1 if not).
+
+    \b
+    Example:
+      riverbed check
+    """
+    from index.store import open_store
+
+    store = open_store(settings_from(ctx), create=False)
+    try:
+        if not hasattr(store, "check"):
+            raise UserError("this store has no consistency check")
+        problems = store.check()
+    finally:
+        store.close()
+    for problem in problems:
+        click.echo(f"problem: {problem}")
+    if problems:
+        ctx.exit(1)
+    click.echo("ok: catalog, full-text index and vectors agree")
+
+
+@click.command()
+@click.option("-n", "--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@friendly_errors
+def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """The history of ingest runs, newest first.
+
+    \b
+    Example:
+      riverbed runs -n 5 --json
+    """
+    from index.store import open_store
+    from riverbed.cli.output import console, emit_json
+
+    store = open_store(settings_from(ctx), create=False)
+    try:
+        history = store.runs(limit)
+    finally:
+        store.close()
+    if as_json:
+        emit_json(history)
+        return
+    from rich.table import Table
+
+    table = Table("id", "job", "started", "ended", "status", "counts", "errors")
+    counted = ("seen", "added", "updated", "unchanged", "deleted", "failed", "chunks")
+    for run in history:
+        report = run["report"] or {}
+        counts = ", ".join(f"{name} {report[name]}" for name in counted if report.get(name))
+        failures = [f"{f['source']}: {f['reason']}" for f in report.get("failures", [])[:3]]
+        table.add_row(
+            str(run["id"]),
+            run["job"],
+            run["started_at"],
+            run["ended_at"] or "",
+            run["status"],
+            counts,
+            "\n".join(([run["error"]] if run["error"] else []) + failures),
+        )
+    console().print(table)
