@@ -31,7 +31,8 @@ from bench.roofline import flops_per_token, sgemm_peak, token_weighted_length
 from index.encoder import Encoder, passage_encoder
 from index.model import ModelInfo
 from index.store import open_store
-from pipeline.ingestion import ingest_into
+from pipeline.ingestion import ingest_with
+from pipeline.writer import Writer
 from riverbed.settings import Settings
 
 ROUNDS = 3
@@ -49,13 +50,13 @@ def pipeline_once(encoder: Encoder, settings: Settings, data_dir: Path) -> tuple
     started = time.perf_counter()
     store = open_store(settings)
     try:
-        store.acquire_writer()
 
         def factory() -> Encoder:
             store.bind_model(encoder.model_id, encoder.dim)
             return encoder
 
-        report = ingest_into(store, [EVAL_DOCUMENTS], settings, encoder_factory=factory)
+        with Writer(store, settings, encoder_factory=factory).locked() as writer:
+            report = ingest_with(writer, [EVAL_DOCUMENTS]).report
     finally:
         store.close()
     return time.perf_counter() - started, report.model_dump()

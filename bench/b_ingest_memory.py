@@ -89,7 +89,9 @@ def ingest_stream(source: Path, data_dir: Path) -> tuple[int, float, float, dict
 
 
 def run() -> dict[str, float | str]:
-    figures: dict[str, float | str] = {"encoder": "fake (riverbed/testing/encoder.py), 384 dimensions"}
+    figures: dict[str, float | str] = {
+        "encoder": "fake (riverbed/testing/encoder.py), 384 dimensions"
+    }
     with tempfile.TemporaryDirectory(prefix="riverbed-bench-") as folder:
         for name, size in sizes().items():
             source = Path(folder) / f"{name}.jsonl"

@@ -108,22 +108,21 @@ def stage_rates(corpus: Path) -> dict[str, float | str]:
     import torch
 
     from index.encoder import SentenceTransformerEncoder
-    from index.model import ModelInfo, load_tokenizer
-    from pipeline.chunk import Chunker
+    from index.model import ModelInfo
     from pipeline.clean import Cleaner
-    from pipeline.dedupe import Deduper
     from pipeline.report import RunReport
     from pipeline.sources import read_file
+    from pipeline.stages import make_chunker, make_signer
     from riverbed.settings import Settings
 
     settings = Settings()
     report = RunReport()
     documents, read_seconds = timed(lambda: list(read_file(corpus, report, 10**9)))
     cleaned, clean_seconds = timed(lambda: list(Cleaner(report)(documents)))
-    signer = Deduper(None, report)  # type: ignore[arg-type]
+    signer = make_signer(settings)
     _, dedupe_seconds = timed(lambda: [signer.band_keys(signer.signature(d.text)) for d in cleaned])
     info = ModelInfo.from_setting(settings.model)
-    chunker = Chunker(load_tokenizer(info.path), max_tokens=info.max_tokens)
+    chunker = make_chunker(settings)
     chunks, chunk_seconds = timed(lambda: list(chunker(cleaned)))
     figures: dict[str, float | str] = {
         "stage_corpus": f"{len(documents)} SQuAD paragraphs, {len(chunks)} passages",
@@ -199,7 +198,8 @@ def query_latency(server: str, folder: Path) -> dict[str, float | str]:
     from index.query import search
     from index.store.postgres import PostgresStore
     from index.store.sqlite_faiss import SqliteFaissStore
-    from pipeline.ingestion import ingest_into
+    from pipeline.ingestion import ingest_with
+    from pipeline.writer import Writer
     from riverbed.settings import Settings
     from riverbed.testing import FakeEncoder
     from riverbed.testing.postgres import create_database
@@ -217,13 +217,9 @@ def query_latency(server: str, folder: Path) -> dict[str, float | str]:
     figures: dict[str, float | str] = {}
     try:
         for name, store in stores.items():
-            if hasattr(store, "acquire_writer"):
-                store.acquire_writer()
-            report, seconds = timed(
-                lambda store=store: ingest_into(
-                    store, [corpus], settings, encoder_factory=fake_encoder_factory(store, settings)
-                )
-            )
+            writer = Writer(store, settings, encoder_factory=fake_encoder_factory(store, settings))
+            with writer.locked():
+                report, seconds = timed(lambda writer=writer: ingest_with(writer, [corpus]).report)
             figures[f"write_{name}_passages_per_s"] = per_second(report.chunks, seconds)
             stats = store.stats()
             figures["query_corpus_passages"] = stats["passages"]

@@ -29,15 +29,21 @@ class Index:
 
     @classmethod
     def open(
-        cls, data_dir: str | Path | None = None, settings: IndexSettings | None = None, **overrides: Any
+        cls,
+        data_dir: str | Path | None = None,
+        settings: IndexSettings | None = None,
+        *,
+        create: bool = False,
+        **overrides: Any,
     ) -> Index:
-        """Open an existing index (`data_dir`, or the settings' store)."""
+        """Open the index in `data_dir` (or the settings' store); `create` makes an empty one
+        when there is none yet (for a server that will also be written to)."""
         settings = settings or IndexSettings()
         if data_dir is not None:
             overrides["data_dir"] = Path(data_dir)
         if overrides:
             settings = settings.model_copy(update=overrides)
-        return cls(open_store(settings, create=False), settings)
+        return cls(open_store(settings, create=create), settings)
 
     @property
     def encoder(self) -> Encoder:
@@ -104,6 +110,11 @@ class Index:
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
         return self.store.runs(limit)
+
+    def check(self) -> list[str]:
+        """Consistency problems of the index (catalog, full-text index, vectors), one line
+        each; none: []."""
+        return self.store.check()
 
     def close(self) -> None:
         self.store.close()

@@ -21,7 +21,6 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 PACKAGED_MODELS = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 
 
-
 class ModelNotFound(RuntimeError):
     pass
 

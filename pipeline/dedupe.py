@@ -29,24 +29,17 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class Deduper:
-    """`Deduper(store, report, threshold=0.9)(records)` marks copies; it yields every record."""
+class MinHashSigner:
+    """MinHash signatures of word shingles, and their LSH band keys (one per band)."""
 
     def __init__(
-        self,
-        store: Store,
-        report: RunReport,
-        threshold: float = 0.9,
-        permutations: int = 128,
-        shingle_words: int = 5,
+        self, threshold: float = 0.9, permutations: int = 128, shingle_words: int = 5
     ) -> None:
         if not 0 < threshold <= 1:
             raise ValueError("near-duplicate threshold must be in (0, 1]")
-        self.store = store
-        self.report = report
         self.threshold = threshold
-        self.shingle_words = shingle_words
         self.permutations = permutations
+        self.shingle_words = shingle_words
 
     # datasketch takes over a second to import: only a run with new text needs it.
     @cached_property
@@ -62,21 +55,45 @@ class Deduper:
         bands = MinHashLSH(threshold=self.threshold, num_perm=self.permutations)
         return bands.b, bands.r
 
-    @property
-    def bands(self) -> int:
-        return self._band_shape[0]
+    def signature(self, text: str) -> np.ndarray:
+        words = normalize_for_match(text).split()
+        size = self.shingle_words
+        shingles = {" ".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1))}
+        minhash = self._template.copy()
+        minhash.update_batch([shingle.encode() for shingle in shingles])
+        return minhash.hashvalues.astype(np.uint32)
 
-    @property
-    def rows(self) -> int:
-        return self._band_shape[1]
+    def band_keys(self, signature: np.ndarray) -> list[int]:
+        """One 63-bit key per LSH band; documents sharing a key are near-duplicate candidates."""
+        bands, rows = self._band_shape
+        keys = []
+        for band in range(bands):
+            part = signature[band * rows : (band + 1) * rows]
+            digest = hashlib.blake2b(band.to_bytes(2, "little") + part.tobytes(), digest_size=8)
+            keys.append(int.from_bytes(digest.digest(), "little") >> 1)
+        return keys
+
+
+def similarity(one: np.ndarray, other: np.ndarray) -> float:
+    """Estimated Jaccard similarity of two documents' shingles, from their signatures."""
+    return float(np.mean(one == other))
+
+
+class Deduper:
+    """`Deduper(store, report, signer)(records)` marks copies; it yields every record."""
+
+    def __init__(self, store: Store, report: RunReport, signer: MinHashSigner) -> None:
+        self.store = store
+        self.report = report
+        self.signer = signer
 
     def __call__(self, records: Iterable[DocumentRecord]) -> Iterator[DocumentRecord]:
         batch = list(records)
         by_content = self.store.find_content([r.content_hash for r in batch])
         earlier: list[DocumentRecord] = []  # originals met in this batch, not yet in the store
         for record in batch:
-            record.signature = self.signature(record.document.text)
-            record.band_keys = self.band_keys(record.signature)
+            record.signature = self.signer.signature(record.document.text)
+            record.band_keys = self.signer.band_keys(record.signature)
             self._classify(record, by_content, earlier)
             if record.duplicate_of is None:
                 by_content.setdefault(record.content_hash, record.document.id)
@@ -100,26 +117,9 @@ class Deduper:
         for other_id, signature in candidates:
             if other_id == doc_id:
                 continue
-            similarity = float(np.mean(signature == record.signature))
-            if similarity > best:
-                best_id, best = other_id, similarity
-        if best_id is not None and best >= self.threshold:
+            score = similarity(signature, record.signature)
+            if score > best:
+                best_id, best = other_id, score
+        if best_id is not None and best >= self.signer.threshold:
             record.duplicate_of, record.duplicate_kind = best_id, "near"
             self.report.near_duplicates += 1
-
-    def signature(self, text: str) -> np.ndarray:
-        words = normalize_for_match(text).split()
-        size = self.shingle_words
-        shingles = {" ".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1))}
-        minhash = self._template.copy()
-        minhash.update_batch([shingle.encode() for shingle in shingles])
-        return minhash.hashvalues.astype(np.uint32)
-
-    def band_keys(self, signature: np.ndarray) -> list[int]:
-        """One 63-bit key per LSH band; documents sharing a key are near-duplicate candidates."""
-        keys = []
-        for band in range(self.bands):
-            rows = signature[band * self.rows : (band + 1) * self.rows]
-            digest = hashlib.blake2b(band.to_bytes(2, "little") + rows.tobytes(), digest_size=8)
-            keys.append(int.from_bytes(digest.digest(), "little") >> 1)
-        return keys

@@ -23,27 +23,26 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from index.encoder import Encoder, passage_encoder
-from index.model import ModelInfo, load_tokenizer
+from index.encoder import Encoder
+from index.model import ModelInfo
 from index.models import Document
 from index.records import Chunk
 from index.store import open_store
-from pipeline.chunk import Chunker
 from pipeline.clean import Cleaner
-from pipeline.dedupe import Deduper, content_hash
+from pipeline.dedupe import MinHashSigner, content_hash, similarity
 from pipeline.embed import Embedder
 from pipeline.report import Failure, RunReport
-from pipeline.runner import Runner, raw_hash
+from pipeline.runner import raw_hash
 from pipeline.settings import PipelineSettings
-from pipeline.sources import iter_files, read_file
+from pipeline.sources import Input, given_record, iter_files, read_file
+from pipeline.stages import Stages, make_chunker, make_encoder, make_signer
 
 # Ray's CPUs are scheduling slots. One is kept free of embedding actors for the reading tasks
 # (and Ray Data's block splitting, which takes a whole slot): else reading could starve.
@@ -69,16 +68,7 @@ class Prepared:
 # -- on the workers ----------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4)
-def _signer(threshold: float, permutations: int, shingle_words: int) -> Deduper:
-    """A Deduper used only for its signature and band keys (made once per worker process)."""
-    return Deduper(None, RunReport(), threshold, permutations, shingle_words)  # type: ignore[arg-type]
-
-
-def _prepare(document: Document, settings: PipelineSettings) -> Prepared:
-    signer = _signer(
-        settings.near_duplicate_threshold, settings.minhash_permutations, settings.shingle_words
-    )
+def _prepare(document: Document, signer: MinHashSigner) -> Prepared:
     cleaned = next(iter(Cleaner(RunReport())([document])), None)
     item = Prepared(document=document, raw_hash=raw_hash(document), cleaned=cleaned)
     if cleaned is not None:
@@ -88,19 +78,21 @@ def _prepare(document: Document, settings: PipelineSettings) -> Prepared:
     return item
 
 
-def read_and_clean(row: dict[str, Any], settings: PipelineSettings) -> list[dict[str, Prepared]]:
+def read_and_clean(
+    row: dict[str, Any], settings: PipelineSettings, signer: MinHashSigner
+) -> list[dict[str, Prepared]]:
     """Ray task: the documents of one input (a file, or a document given as such), cleaned and
     hashed, with the input's failures in the place the local engine would report them."""
     source = row["input"]
     if isinstance(source, Document):
-        return [{"item": _prepare(source, settings)}]
+        return [{"item": _prepare(source, signer)}]
     report = RunReport()
     items: list[dict[str, Prepared]] = []
     reported = 0
     for document in read_file(Path(source), report, settings.max_document_bytes):
         items += [{"item": Prepared(failure=f)} for f in report.failures[reported:]]
         reported = len(report.failures)
-        items.append({"item": _prepare(document, settings)})
+        items.append({"item": _prepare(document, signer)})
     items += [{"item": Prepared(failure=f)} for f in report.failures[reported:]]
     return items
 
@@ -111,14 +103,8 @@ class ChunkAndEmbed:
     def __init__(self, settings: PipelineSettings, threads: int) -> None:
         self.settings = settings
         self.threads = threads
-        self.info = ModelInfo.from_setting(settings.model)
-        self.tokenizer = load_tokenizer(self.info.path)
-        self.chunker = Chunker(
-            self.tokenizer,
-            chunk_tokens=settings.chunk_tokens,
-            overlap_tokens=settings.chunk_overlap_tokens,
-            max_tokens=self.info.max_tokens,
-        )
+        self.max_tokens = ModelInfo.from_setting(settings.model).max_tokens
+        self.chunker = make_chunker(settings)
         self.store = open_store(settings, create=False)
         self._encoder: Encoder | None = None
 
@@ -128,11 +114,8 @@ class ChunkAndEmbed:
             import torch
 
             torch.set_num_threads(self.threads)
-            settings = self.settings
-            self._encoder = passage_encoder(
-                self.info, settings.ingest_encoder, settings.cache_dir, settings.embed_batch_size
-            )
-            self.store.bind_model(self.info.model_id, self._encoder.dim)
+            self._encoder = make_encoder(self.settings)
+            self.store.bind_model(self._encoder.model_id, self._encoder.dim)
         return self._encoder
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -162,7 +145,7 @@ class ChunkAndEmbed:
             if originals.get(item.content_hash, doc_id) != doc_id:
                 continue
             if any(
-                other != doc_id and float(np.mean(signature == item.signature)) >= threshold
+                other != doc_id and similarity(signature, item.signature) >= threshold
                 for other, signature in self.store.near_candidates(item.band_keys)
             ):
                 continue
@@ -197,7 +180,7 @@ class ChunkAndEmbed:
     def _model_tokens(self, text: str) -> int:
         """Tokens the model reads for a passage (special tokens in, past its window out), as the
         encoders count them for the run report."""
-        return min(len(self.tokenizer.encode(text).ids), self.info.max_tokens)
+        return min(len(self.chunker.tokenizer.encode(text).ids), self.max_tokens)
 
 
 # -- on the driver -----------------------------------------------------------------------------
@@ -227,9 +210,13 @@ class PreparedWork:
         self.tokens.clear()
 
 
-class PreparedCleaner(Cleaner):
-    def __init__(self, report: RunReport, work: PreparedWork) -> None:
-        super().__init__(report)
+class PreparedCleaner:
+    """The clean stage, taking the cleaned document Ray prepared where there is one."""
+
+    def __init__(
+        self, cleaner: Callable[[Iterable[Document]], Iterator[Document]], work: PreparedWork
+    ) -> None:
+        self.cleaner = cleaner
         self.work = work
 
     def __call__(self, documents: Iterable[Document]) -> Iterator[Document]:
@@ -238,12 +225,14 @@ class PreparedCleaner(Cleaner):
             if item is not None and item.cleaned is not None:
                 yield item.cleaned
             else:  # not prepared, or nothing left after cleaning: the failure is reported here
-                yield from super().__call__([document])
+                yield from self.cleaner([document])
 
 
-class PreparedDeduper(Deduper):
-    def __init__(self, work: PreparedWork, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+class PreparedSigner(MinHashSigner):
+    """The MinHash signer, taking the signature Ray computed where there is one."""
+
+    def __init__(self, signer: MinHashSigner, work: PreparedWork) -> None:
+        super().__init__(signer.threshold, signer.permutations, signer.shingle_words)
         self.work = work
 
     def signature(self, text: str) -> np.ndarray:
@@ -254,8 +243,12 @@ class PreparedDeduper(Deduper):
 
 
 class PreparedChunker:
-    def __init__(self, chunker: Chunker, work: PreparedWork) -> None:
-        self.chunker = chunker
+    """The chunk stage, taking the chunks (with vectors) Ray made where there are some."""
+
+    def __init__(
+        self, chunk: Callable[[Iterable[Document]], Iterator[Chunk]], work: PreparedWork
+    ) -> None:
+        self.chunk = chunk
         self.work = work
 
     def __call__(self, documents: Iterable[Document]) -> Iterator[Chunk]:
@@ -264,7 +257,7 @@ class PreparedChunker:
             if item is not None and item.chunks is not None:
                 yield from item.chunks
             else:
-                yield from self.chunker.chunk(document)
+                yield from self.chunk([document])
 
 
 class PreparedEmbedder(Embedder):
@@ -279,28 +272,15 @@ class PreparedEmbedder(Embedder):
         return self.work.tokens.get(text_hash, 0)
 
 
-def use_prepared_stages(runner: Runner, work: PreparedWork) -> None:
-    """Swap the runner's stages for ones that look up Ray's work first."""
-    settings = runner.settings
-    runner.cleaner = PreparedCleaner(runner.report, work)
-    runner.deduper = PreparedDeduper(
-        work,
-        runner.store,
-        runner.report,
-        threshold=settings.near_duplicate_threshold,
-        permutations=settings.minhash_permutations,
-        shingle_words=settings.shingle_words,
+def prepared_stages(local: Stages, work: PreparedWork) -> Stages:
+    """The local engine's stages, each looking up Ray's work first."""
+    local.dedupe.signer = PreparedSigner(local.dedupe.signer, work)
+    return Stages(
+        clean=PreparedCleaner(local.clean, work),
+        dedupe=local.dedupe,
+        chunk=PreparedChunker(local.chunk, work),
+        embed=PreparedEmbedder(local.embed, work),
     )
-    runner.chunker = PreparedChunker(runner.chunker, work)  # type: ignore[assignment]
-    runner.embedder = PreparedEmbedder(runner.embedder, work)
-    after_batch = runner.on_batch
-
-    def forget_batch(report: RunReport) -> None:
-        work.clear()
-        if after_batch is not None:
-            after_batch(report)
-
-    runner.on_batch = forget_batch
 
 
 @dataclass
@@ -310,32 +290,63 @@ class RayEngine:
     address: str | None = None
     workers: int | None = None  # embed actors; default: one per CPU of the cluster
 
-    def run(
+    def session(
         self,
-        runner: Runner,
-        inputs: Iterable[Any],
+        inputs: Iterable[Input],
         settings: PipelineSettings,
-        include: Sequence[str] = (),
-        exclude: Sequence[str] = (),
+        report: RunReport,
+        include: Sequence[str],
+        exclude: Sequence[str],
+    ) -> RaySession:
+        return RaySession(self, inputs, settings, report, include, exclude)
+
+
+class RaySession:
+    """One run on Ray: the prepared-work stages, and the documents Ray read, in input order."""
+
+    def __init__(
+        self,
+        engine: RayEngine,
+        inputs: Iterable[Input],
+        settings: PipelineSettings,
+        report: RunReport,
+        include: Sequence[str],
+        exclude: Sequence[str],
     ) -> None:
-        """Feed `inputs` (paths, Documents or dicts) to `runner` through Ray."""
-        rows = list(_rows(inputs, runner.report, include, exclude))
+        self.engine = engine
+        self.inputs = inputs
+        self.settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
+        self.report = report
+        self.include, self.exclude = include, exclude
+        self.work = PreparedWork()
+
+    def stages(self, local: Stages) -> Stages:
+        return prepared_stages(local, self.work)
+
+    def documents(self) -> Iterator[Document]:
+        """Ray is started when the run first asks for a document and stopped when it is done.
+
+        The runner takes a micro-batch, processes it, then asks for the next: what was prepared
+        for a batch is forgotten when the next one begins, so memory stays bounded."""
+        rows = list(_rows(self.inputs, self.report, self.include, self.exclude))
         if not rows:
-            runner.run([])
             return
-        ray, started = _start_ray(self.address)
+        ray, started = _start_ray(self.engine.address)
         try:
-            settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
-            work = PreparedWork()
-            use_prepared_stages(runner, work)
             with warnings.catch_warnings():  # Ray's notes to its own developers
                 warnings.simplefilter("ignore", DeprecationWarning)
-                runner.run(_documents(self._dataset(rows, settings), work, runner.report))
+                prepared = _prepared(self._dataset(rows), self.report)
+                for given, item in enumerate(prepared):
+                    if given % self.settings.batch_documents == 0:
+                        self.work.clear()  # the runner is done with the previous batch
+                    self.work.add(item)
+                    assert item.document is not None
+                    yield item.document
         finally:
             if started:
                 ray.shutdown()
 
-    def _dataset(self, rows: list[dict[str, Any]], settings: PipelineSettings) -> Any:
+    def _dataset(self, rows: list[dict[str, Any]]) -> Any:
         import ray
         import ray.data
 
@@ -344,13 +355,18 @@ class RayEngine:
         context.enable_progress_bars = False
         context.print_on_execution_start = False
         cpus = float(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
-        workers = max(1, self.workers or int(cpus))
+        settings = self.settings
+        workers = max(1, self.engine.workers or int(cpus))
         actor_cpus = min(1.0, max(0.1, (cpus - READING_CPUS) / workers))
         threads = max(1, int(cpus // workers))
         blocks = min(len(rows), max(8, 4 * int(cpus)))
         return (
             ray.data.from_items(rows, override_num_blocks=blocks)
-            .flat_map(read_and_clean, fn_kwargs={"settings": settings}, num_cpus=READING_CPUS)
+            .flat_map(
+                read_and_clean,
+                fn_kwargs={"settings": settings, "signer": make_signer(settings)},
+                num_cpus=READING_CPUS,
+            )
             # A file of many documents (JSONL) is one block: split it, or one actor gets it all.
             .repartition(target_num_rows_per_block=DOCUMENTS_PER_ACTOR_CALL)
             .map_batches(
@@ -369,31 +385,28 @@ class RayEngine:
 
 
 def _rows(
-    inputs: Iterable[Any], report: RunReport, include: Sequence[str], exclude: Sequence[str]
+    inputs: Iterable[Input], report: RunReport, include: Sequence[str], exclude: Sequence[str]
 ) -> Iterator[dict[str, Any]]:
-    """One row per file to read (folders are listed here, on the driver) or document given."""
-    for item in inputs:
+    """One row per file to read (folders are listed here, on the driver) or document given;
+    records (dicts) become Documents through the one door, a bad one reported as locally."""
+    for position, item in enumerate(inputs):
         if isinstance(item, str | Path):
             for path in iter_files([Path(item)], include, exclude, report=report):
                 yield {"input": str(path)}
         elif isinstance(item, Document):
             yield {"input": item}
-        else:
-            yield {"input": Document.model_validate(item)}
+        elif (document := given_record(item, position, report)) is not None:
+            yield {"input": document}
 
 
-def _documents(
-    rows: Iterable[dict[str, Any]], work: PreparedWork, report: RunReport
-) -> Iterator[Document]:
-    """The documents Ray read, in input order, remembering what was prepared for each."""
+def _prepared(rows: Iterable[dict[str, Any]], report: RunReport) -> Iterator[Prepared]:
+    """What Ray prepared for each document it read, in input order; failures reported."""
     for row in rows:
         item: Prepared = row["item"]
         if item.failure is not None:
             report.fail(item.failure.source, item.failure.reason)
-            continue
-        assert item.document is not None
-        work.add(item)
-        yield item.document
+        else:
+            yield item
 
 
 def _start_ray(address: str | None) -> tuple[Any, bool]:

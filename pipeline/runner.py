@@ -1,4 +1,4 @@
-"""Wires the stages over micro-batches: source → unchanged? → clean → dedupe → chunk → embed → store.
+"""Runs the stages over micro-batches: source → unchanged? → clean → dedupe → chunk → embed → store.
 
 Each micro-batch of documents is committed in one store transaction, so memory is bounded by the
 batch and a crash loses at most the batch in flight. Unchanged input (same raw text for the
@@ -14,16 +14,12 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import TypeVar
 
-from index.encoder import Encoder
 from index.models import Document
 from index.records import DocumentRecord, WriteBatch
 from index.store.base import MissingVectors, Store
-from pipeline.chunk import Chunker
-from pipeline.clean import Cleaner
-from pipeline.dedupe import Deduper, content_hash
-from pipeline.embed import Embedder
+from pipeline.dedupe import content_hash
 from pipeline.report import RunReport
-from pipeline.settings import PipelineSettings
+from pipeline.stages import Stages
 
 T = TypeVar("T")
 
@@ -49,76 +45,66 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 
 class Runner:
-    """Runs documents through the stages into a store, counting everything in a RunReport."""
+    """Runs documents through its stages into a store, counting everything in a RunReport.
+
+    A Runner belongs to one recorded run (see writer.py, which makes it). `interrupted` says
+    whether `stop` cut a feed short."""
 
     def __init__(
         self,
         store: Store,
-        settings: PipelineSettings,
-        encoder_factory: Callable[[], Encoder],
-        chunker: Chunker,
-        report: RunReport | None = None,
+        stages: Stages,
+        batch_documents: int,
+        report: RunReport,
         on_batch: Callable[[RunReport], None] | None = None,
         stop: threading.Event | None = None,
     ) -> None:
         self.store = store
-        self.settings = settings
-        self.report = report or RunReport()
-        self.cleaner = Cleaner(self.report)
-        self.deduper = Deduper(
-            store,
-            self.report,
-            threshold=settings.near_duplicate_threshold,
-            permutations=settings.minhash_permutations,
-            shingle_words=settings.shingle_words,
-        )
-        self.chunker = chunker
-        self.embedder = Embedder(encoder_factory, store, self.report)
+        self.stages = stages
+        self.batch_documents = batch_documents
+        self.report = report
         self.on_batch = on_batch
         self.stop = stop or threading.Event()
+        self.interrupted = False
         self._last_save = time.perf_counter()
         self._save_seconds = 0.0
 
-    def run(self, documents: Iterable[Document]) -> RunReport:
-        """Feed every document, then save the vector file once more."""
-        started = time.perf_counter()
-        try:
-            self.feed(documents)
-        finally:
-            self.save_vectors()
-            self.report.seconds = round(self.report.seconds + time.perf_counter() - started, 3)
-        return self.report
-
     def feed(self, documents: Iterable[Document]) -> None:
-        """Process documents in micro-batches until they run out or `stop` is set; a long-lived
-        caller (the watcher) feeds many times and saves the vector file at the end."""
-        for batch in batched(documents, self.settings.batch_documents):
+        """Process documents in micro-batches until they run out or `stop` is set, saving the
+        vector file now and then (a long-lived caller, the watcher, feeds many times)."""
+        for batch in batched(documents, self.batch_documents):
             self.process(batch)
-            if self.on_batch:
-                self.on_batch(self.report)
+            self._after_batch()
             pause = max(SAVE_VECTORS_EVERY, self._save_seconds / SAVE_VECTORS_SHARE)
             if time.perf_counter() - self._last_save > pause:
                 self.save_vectors()
             if self.stop.is_set():
+                self.interrupted = True
                 break
 
-    def delete(self, doc_ids: Iterable[str]) -> None:
-        """Remove documents through the write path, a micro-batch per transaction."""
+    def delete(self, doc_ids: Iterable[str]) -> int:
+        """Remove the documents that exist among `doc_ids`, a micro-batch per transaction; how
+        many there were."""
+        removed = 0
         for part in batched(doc_ids, DELETES_PER_BATCH):
             existing = list(self.store.document_states(part))
             self.store.write(WriteBatch(deletes=existing))
+            removed += len(existing)
             self.report.deleted += len(existing)
-            if self.on_batch:
-                self.on_batch(self.report)
+            self._after_batch()
+        return removed
 
     def save_vectors(self) -> None:
-        """Snapshot the vector index beside the catalog, for stores that keep one."""
+        """Persist what the store keeps beside its catalog (the FAISS view), once it has a model."""
         started = time.perf_counter()
-        save = getattr(self.store, "save_vectors", None)
-        if save is not None and self.store.model_id() is not None:
-            save()
+        if self.store.model_id() is not None:
+            self.store.save_vectors()
         self._last_save = time.perf_counter()
         self._save_seconds = self._last_save - started
+
+    def _after_batch(self) -> None:
+        if self.on_batch:
+            self.on_batch(self.report)
 
     def _write(self, batch: WriteBatch) -> None:
         """Write the batch; if passages it links to were removed meanwhile by another writer
@@ -129,7 +115,7 @@ class Runner:
                 return
             except MissingVectors as missing:
                 gone = missing.text_hashes
-                self.embedder.embed_anew(
+                self.stages.embed.embed_anew(
                     [c for r in batch.upserts for c in r.chunks if c.text_hash in gone]
                 )
         self.store.write(batch)
@@ -148,17 +134,17 @@ class Runner:
             else:
                 fresh.append(document)
         records = []
-        for document in self.cleaner(fresh):
+        for document in self.stages.clean(fresh):
             record = DocumentRecord(document, raw[document.id], content_hash(document.text))
             state = states.get(document.id)
             if state is not None and state.content_hash == record.content_hash:
                 self.report.unchanged += 1  # only the raw form changed: nothing to redo
                 continue
             records.append(record)
-        records = list(self.deduper(records))
+        records = list(self.stages.dedupe(records))
         originals = [r for r in records if r.duplicate_of is None]
         by_id = {r.document.id: r for r in originals}
-        for chunk in self.embedder(self.chunker(r.document for r in originals)):
+        for chunk in self.stages.embed(self.stages.chunk(r.document for r in originals)):
             by_id[chunk.doc_id].chunks.append(chunk)
         self._write(WriteBatch(upserts=records))
         for record in records:

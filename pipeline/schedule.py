@@ -18,8 +18,7 @@ import re
 import signal
 import threading
 import tomllib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,12 +32,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from index.encoder import Encoder
 from index.model import ModelNotFound
-from index.store import Store, StoreError, WriterBusy, open_store
-from pipeline.ingestion import encoder_factory_for, ingest_into, run_status
+from index.store import StoreError
+from pipeline.ingestion import ingest_with
 from pipeline.report import RunReport
 from pipeline.settings import PipelineSettings
+from pipeline.writer import Writer, open_writer
 
 log = logging.getLogger("riverbed.schedule")
 
@@ -168,13 +167,11 @@ def summary(report: RunReport) -> str:
 
 
 class JobRunner:
-    """Runs jobs into one store it holds as writer, one at a time, loading the model once."""
+    """Runs jobs through one writer, one at a time, loading the model once."""
 
-    def __init__(self, store: Store, settings: PipelineSettings, stop: threading.Event) -> None:
-        self.store = store
-        self.settings = settings
+    def __init__(self, writer: Writer, stop: threading.Event) -> None:
+        self.writer = writer
         self.stop = stop
-        self.encoder_factory: Callable[[], Encoder] = encoder_factory_for(store, settings)
 
     def run(self, job: Job) -> RunOutcome | None:
         """One recorded run of `job`; a failed run is logged, never raised. None once stopping."""
@@ -183,15 +180,14 @@ class JobRunner:
         log.info("%s: run started (%s)", job.name, ", ".join(str(p) for p in job.paths))
         report = RunReport()
         try:
-            report = ingest_into(
-                self.store,
+            run = ingest_with(
+                self.writer,
                 job.paths,
-                self.settings,
                 include=job.include,
                 exclude=job.exclude,
                 job=job.name,
                 stop=self.stop,
-                encoder_factory=self.encoder_factory,
+                report=report,
                 prune=[path for path in job.paths if path.is_dir()] if job.prune else (),
             )
         except (StoreError, ModelNotFound, OSError, ValueError) as err:
@@ -201,25 +197,8 @@ class JobRunner:
         except Exception as err:  # a bug: keep its traceback, keep the scheduler going
             log.exception("%s: run failed", job.name)
             return RunOutcome(job.name, "failed", report, str(err) or type(err).__name__)
-        status = run_status(report, interrupted=self.stop.is_set())
-        log.info("%s: run %s in %.1fs: %s", job.name, status, report.seconds, summary(report))
-        return RunOutcome(job.name, status, report)
-
-
-@contextmanager
-def writer_of(settings: PipelineSettings) -> Iterator[Store]:
-    """The store, with its writer lock held until the block ends."""
-    store = open_store(settings)
-    try:
-        if hasattr(store, "acquire_writer"):
-            try:
-                store.acquire_writer(wait=False)
-            except WriterBusy as err:
-                where = settings.store or settings.data_dir
-                raise WriterBusy(f"another riverbed is writing to {where}") from err
-        yield store
-    finally:
-        store.close()
+        log.info("%s: run %s in %.1fs: %s", job.name, run.status, report.seconds, summary(report))
+        return RunOutcome(job.name, run.status, report, run.error)
 
 
 def run_once(
@@ -227,8 +206,8 @@ def run_once(
 ) -> list[RunOutcome]:
     """Every job once, in order (for cron and systemd timers). Stops early when `stop` is set."""
     stop = stop or threading.Event()
-    with writer_of(settings) as store:
-        runner = JobRunner(store, settings, stop)
+    with open_writer(settings) as writer:
+        runner = JobRunner(writer, stop)
         outcomes = [runner.run(job) for job in jobs]
     return [outcome for outcome in outcomes if outcome is not None]
 
@@ -240,8 +219,8 @@ def run_forever(jobs: Sequence[Job], settings: PipelineSettings) -> None:
     """
     stop = threading.Event()
     triggers = [(job, job.trigger()) for job in jobs]  # a job without a schedule fails here
-    with writer_of(settings) as store:
-        runner = JobRunner(store, settings, stop)
+    with open_writer(settings) as writer:
+        runner = JobRunner(writer, stop)
         executor = ThreadPoolExecutor(max_workers=1)
         scheduler = BlockingScheduler(
             executors={"default": executor},

@@ -6,27 +6,25 @@ away are deleted, and files that appeared or changed are read again (a file whos
 not change is skipped by its hash). The watcher listens before the first pass starts, so nothing
 written meanwhile is missed. The session is one recorded run ("watch") and holds the writer lock
 throughout; it ends when `stop` is set (SIGINT/SIGTERM in the CLI), once the batch in flight
-has committed.
+has committed: as ok (or partial) when it was waiting for changes, as interrupted when the stop
+cut a pass short.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 
 from index.models import Document
-from index.store import open_store
-from index.store.base import Store
-from pipeline.ingestion import make_runner
 from pipeline.prune import documents_read_from, gone_documents, orphaned_copies
 from pipeline.report import RunReport
 from pipeline.runner import Runner
 from pipeline.settings import PipelineSettings
 from pipeline.sources import is_wanted, iter_files, read_file, read_paths
+from pipeline.writer import open_writer
 
 HEARTBEAT_MS = 500  # the watcher hands back control this often while nothing changes
 
@@ -53,33 +51,28 @@ def watch(
     """
     import watchfiles
 
-    started = time.perf_counter()
-    settings = settings or PipelineSettings()
     roots = [Path(folder).resolve() for folder in folders]
     for root in roots:
         if not root.is_dir():
             raise ValueError(f"can only watch folders, and {root} is not one")
-    store = open_store(settings)
-    try:
-        if hasattr(store, "acquire_writer"):
-            store.acquire_writer(wait=wait)
-        report = RunReport()
-        run_id = store.start_run("watch")
-        status, error = "failed", ""
-        runner: Runner | None = None
-        changes = watchfiles.watch(
-            *roots,
-            stop_event=stop,
-            debounce=debounce_ms,
-            rust_timeout=HEARTBEAT_MS,
-            yield_on_timeout=True,
-            raise_interrupt=False,
-        )
+    settings = settings or PipelineSettings()
+    changes = watchfiles.watch(
+        *roots,
+        stop_event=stop,
+        debounce=debounce_ms,
+        rust_timeout=HEARTBEAT_MS,
+        yield_on_timeout=True,
+        raise_interrupt=False,
+    )
+    with (
+        open_writer(settings, wait=wait) as writer,
+        writer.run("watch", stop=stop, on_batch=on_batch) as run,
+    ):
+        runner, report = run.runner, run.report
         try:
-            runner = make_runner(store, settings, report, on_batch, stop)
             first = next(changes, set())  # from here on, the watcher is listening
             if prune:
-                runner.delete(gone_documents(store, roots))
+                runner.delete(gone_documents(writer.store, roots))
             runner.feed(read_paths(roots, report, settings.max_document_bytes, include, exclude))
             runner.save_vectors()
             if on_ready is not None and not stop.is_set():
@@ -90,29 +83,18 @@ def watch(
                 if not change_set:
                     continue
                 before = report.model_copy(deep=True)
-                apply_changes(change_set, roots, runner, store, settings, include, exclude)
+                apply_changes(change_set, roots, runner, settings, include, exclude)
                 if on_change is not None:
                     on_change(_difference(report, before))
-            status = "partial" if report.failed else "ok"
-        except BaseException as err:
-            error = str(err) or type(err).__name__
-            raise
         finally:
             changes.close()
-            if runner is not None:
-                runner.save_vectors()
-            report.seconds = round(time.perf_counter() - started, 3)
-            store.finish_run(run_id, status, report.model_dump(), error)
-        return report
-    finally:
-        store.close()
+    return report
 
 
 def apply_changes(
     changes: Iterable[tuple[object, str]],
     roots: Sequence[Path],
     runner: Runner,
-    store: Store,
     settings: PipelineSettings,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
@@ -142,6 +124,7 @@ def apply_changes(
         elif is_wanted(path, root, include, exclude):
             present.append(path)
     if gone:
+        store = runner.store
         runner.delete(doc_id for path in gone for doc_id, _ in documents_read_from(store, path))
         present += orphaned_copies(store, roots)
     runner.feed(_read(dict.fromkeys(present), runner.report, settings.max_document_bytes))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any, Literal
 
@@ -21,12 +21,11 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from index.api import Index
-from index.encoder import Encoder
 from index.model import ModelNotFound
 from index.models import Filters, Passage
-from index.store import open_store
 from index.store.base import StoreError, WriterBusy
 from pipeline.report import RunReport
+from pipeline.writer import Writer
 from riverbed.settings import Settings
 
 MAX_K = 50
@@ -126,54 +125,44 @@ def tool_errors() -> Iterator[None]:
 class Corpus:
     """The index behind the tools, opened at first use so the server starts before it exists.
 
-    With writes allowed, one store serves searches and ingests, and the passage encoder is kept
-    across ingest calls so the model loads once. Ingest calls run one at a time.
+    With writes allowed, one store serves searches and ingests through one writer, which keeps
+    the passage encoder across ingest calls so the model loads once. Ingest calls run one at a
+    time.
     """
 
     def __init__(self, settings: Settings, allow_writes: bool) -> None:
         self.settings = settings
         self.allow_writes = allow_writes
         self._index: Index | None = None
-        self._encoder_factory: Callable[[], Encoder] | None = None
+        self._writer: Writer | None = None
         self._lock = threading.Lock()
         self._one_writer = threading.Lock()
 
     def index(self) -> Index:
         with self._lock:
             if self._index is None:
-                store = open_store(self.settings, create=self.allow_writes)
-                store.warm()  # a server searches many times: BM25 from memory, FAISS loaded
-                self._index = Index(store, self.settings)
+                index = Index.open(settings=self.settings, create=self.allow_writes)
+                index.store.warm()  # a server searches many times: BM25 from memory, FAISS
+                self._index, self._writer = index, Writer(index.store, self.settings)
             return self._index
 
     def ingest(self, records: list[dict[str, Any]]) -> RunReport:
-        from pipeline.ingestion import encoder_factory_for, ingest_into
+        from pipeline.ingestion import ingest_with
         from pipeline.sources import read_records
 
-        store = self.index().store
+        self.index()
+        assert self._writer is not None
+        report = RunReport()
         with self._one_writer:
-            if self._encoder_factory is None:
-                self._encoder_factory = encoder_factory_for(store, self.settings)
             try:
-                if hasattr(store, "acquire_writer"):
-                    store.acquire_writer(wait=False)
+                with self._writer.locked(wait=False) as writer:
+                    return ingest_with(
+                        writer, read_records(records, report), job="mcp", report=report
+                    ).report
             except WriterBusy as err:
                 raise ToolError(
                     "another process is writing to this index: retry when it is done"
                 ) from err
-            try:
-                report = RunReport()
-                return ingest_into(
-                    store,
-                    read_records(records, report),
-                    self.settings,
-                    job="mcp",
-                    encoder_factory=self._encoder_factory,
-                    report=report,
-                )
-            finally:
-                if hasattr(store, "release_writer"):
-                    store.release_writer()
 
     def close(self) -> None:
         with self._lock:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import pipeline.ingestion
+import pipeline.stages
 from index import Index
 from riverbed.cli import main
 from tests.conftest import QUESTION
@@ -60,7 +60,7 @@ def test_edit_then_reingest_unchanged_then_delete(
         def no_model(*_args: object, **_kwargs: object) -> None:
             raise AssertionError("an unchanged document must not load the model")
 
-        monkeypatch.setattr(pipeline.ingestion, "passage_encoder", no_model)
+        monkeypatch.setattr(pipeline.stages, "passage_encoder", no_model)
         report = _ingest(data, seeds_copy)
         assert (report["unchanged"], report["tokens_embedded"], report["chunks"]) == (2, 0, 0)
         monkeypatch.undo()

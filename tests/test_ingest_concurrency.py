@@ -52,7 +52,7 @@ def test_a_second_ingest_is_refused_with_one_line(corpus: Path, tmp_path: Path) 
         first.wait()
     assert second.returncode == 1
     assert second.stderr.strip().splitlines() == [
-        f"Error: another ingest is writing to {data}; wait for it or pass --wait"
+        f"Error: another riverbed is writing to {data}; wait for it or pass --wait"
     ]
     assert second.stdout == ""
 

@@ -19,8 +19,7 @@ import pytest
 from index.models import Document
 from index.store.postgres import PostgresStore
 from pipeline import ingest
-from pipeline.ingestion import make_runner
-from pipeline.report import RunReport
+from pipeline.writer import Writer
 from riverbed.settings import Settings
 from riverbed.testing import install
 from tests.ingest_helpers import corpus_text, run, start, wait_until, write_corpus
@@ -170,9 +169,9 @@ def test_a_passage_removed_after_the_lookup_is_embedded_again(
     settings = Settings(store=pg_url, chunk_tokens=24, chunk_overlap_tokens=0)  # a paragraph each
     ingest([Document(id="first", text=SHARED[0])], settings=settings)
     racing = RemovesAfterLookup(store, victim="first")
-    report = RunReport()
-    runner = make_runner(racing, settings, report)  # type: ignore[arg-type]
-    runner.run([Document(id="second", text=f"{SHARED[1]}\n\n{SHARED[0]}")])
+    with Writer(racing, settings).run("ingest") as run:  # type: ignore[arg-type]
+        run.runner.feed([Document(id="second", text=f"{SHARED[1]}\n\n{SHARED[0]}")])
+    report = run.report
 
     assert store.document("first") is None
     assert store.document("second") is not None and report.added == 1

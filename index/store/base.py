@@ -91,11 +91,15 @@ class MissingVectors(StoreError):
         self.text_hashes = text_hashes
 
 
-class RecordedModel:
-    """The model an index is bound to, as every store records it: `model_id` and `dim` in its
-    meta table, which the store reads with `_meta`."""
+class StoreBase:
+    """What every store does alike, written once over what each implements: the model an
+    index is bound to (`model_id` and `dim` in its meta table, read with `_meta`), and deleting
+    documents (a write of deletes)."""
 
     def _meta(self, key: str) -> str | None:
+        raise NotImplementedError
+
+    def write(self, batch: WriteBatch) -> int:
         raise NotImplementedError
 
     def model_id(self) -> str | None:
@@ -105,12 +109,24 @@ class RecordedModel:
         value = self._meta("dim")
         return int(value) if value else None
 
+    def delete(self, doc_ids: Sequence[str]) -> int:
+        """Remove these documents (those that exist) in one write; how many there were."""
+        return self.write(WriteBatch(deletes=list(dict.fromkeys(doc_ids))))
+
 
 class Store(Protocol):
+    """What the pipeline, the query logic and the faces may ask of a store, and nothing else.
+
+    A store is safe to read from many threads. Writes come from a writer: one process at a time
+    holds an embedded store's writer lock; Postgres takes many writers at once (its lock methods
+    do nothing) and keeps each write consistent itself."""
+
     def bind_model(self, model_id: str, dim: int) -> None:
         """Record the model of an empty index, or refuse one that differs from the recorded one."""
 
     def model_id(self) -> str | None: ...
+
+    def dim(self) -> int | None: ...
 
     # -- what the pipeline asks before writing
     def document_states(self, doc_ids: Sequence[str]) -> dict[str, DocumentState]: ...
@@ -124,13 +140,29 @@ class Store(Protocol):
     def known_passages(self, text_hashes: Sequence[str]) -> set[str]:
         """Passage hashes that already have a vector: their text is never embedded again."""
 
-    # -- writes
-    def write(self, batch: WriteBatch) -> None: ...
-
-    def delete(self, doc_ids: Sequence[str]) -> int: ...
-
     def sources_under(self, prefix: str) -> list[tuple[str, str]]:
         """(doc id, source) of documents whose source path starts with `prefix`."""
+
+    # -- writing (see pipeline/writer.py, the one place that writes)
+    def acquire_writer(self, wait: bool = False) -> None:
+        """Become this index's writer, or raise WriterBusy (`wait`: block until it is free).
+
+        A run still marked running by a writer that died is marked crashed."""
+
+    def release_writer(self) -> None: ...
+
+    def write(self, batch: WriteBatch) -> int:
+        """Apply one micro-batch atomically; the number of documents it deleted."""
+
+    def delete(self, doc_ids: Sequence[str]) -> int:
+        """`write` of deletes alone; how many of these documents there were."""
+
+    def save_vectors(self) -> None:
+        """Persist what the store derives from its catalog (the embedded store's FAISS file), so
+        the next process to open it need not catch up; nothing to do for Postgres."""
+
+    def check(self) -> list[str]:
+        """Consistency problems of the index, one line each; none: []."""
 
     # -- reads
     def dense_search(

@@ -40,7 +40,7 @@ from index.store.base import (
     SELECT_DOCUMENT,
     MissingVectors,
     ModelMismatch,
-    RecordedModel,
+    StoreBase,
     StoreError,
     document_from_row,
     passage_at_home,
@@ -181,7 +181,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-class PostgresStore(RecordedModel):
+class PostgresStore(StoreBase):
     """The store in a Postgres database with the pgvector extension (0.8 or newer)."""
 
     def __init__(self, url: str, create: bool = True) -> None:
@@ -314,6 +314,18 @@ class PostgresStore(RecordedModel):
         rows = self._rows("SELECT value FROM meta WHERE key = %s", (key,))
         return rows[0][0] if rows else None
 
+    # -- writers -----------------------------------------------------------------------------
+
+    def acquire_writer(self, wait: bool = False) -> None:
+        """Nothing to hold: Postgres takes many writers (see the module's docstring). A run
+        whose process died is marked crashed by the next `start_run`."""
+
+    def release_writer(self) -> None:
+        """Nothing held."""
+
+    def save_vectors(self) -> None:
+        """Nothing derived to save: the vector index is Postgres's own."""
+
     # -- the model ---------------------------------------------------------------------------
 
     def bind_model(self, model_id: str, dim: int) -> None:
@@ -386,13 +398,13 @@ class PostgresStore(RecordedModel):
 
     # -- writes ------------------------------------------------------------------------------
 
-    def write(self, batch: WriteBatch) -> None:
+    def write(self, batch: WriteBatch) -> int:
         """Apply one micro-batch in one transaction: all of it lands, or none."""
         if not batch.upserts and not batch.deletes:
-            return
-        self._retrying(lambda conn: self._write(conn, batch))
+            return 0
+        return self._retrying(lambda conn: self._write(conn, batch))
 
-    def _write(self, conn: psycopg.Connection, batch: WriteBatch) -> None:
+    def _write(self, conn: psycopg.Connection, batch: WriteBatch) -> int:
         chunks = [chunk for record in batch.upserts for chunk in record.chunks]
         passage_ids, added = self._link_passages(conn, chunks)
         doc_ids = sorted({*batch.deletes, *(r.document.id for r in batch.upserts)})
@@ -400,30 +412,17 @@ class PostgresStore(RecordedModel):
             "SELECT 1 FROM documents WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (doc_ids,)
         )
         touched: set[int] = set()
+        deleted = 0
         for doc_id in batch.deletes:
-            touched |= self._delete_document(conn, doc_id)
+            passages = self._delete_document(conn, doc_id)
+            if passages is not None:
+                deleted += 1
+                touched |= passages
         for record in batch.upserts:
             touched |= self._upsert_document(conn, record, passage_ids)
         removed = self._collect_orphans(conn, touched)
         self._bump_generation(conn, added - removed)
-
-    def delete(self, doc_ids: Sequence[str]) -> int:
-        def work(conn: psycopg.Connection) -> int:
-            existing = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT id FROM documents WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-                    (list(doc_ids),),
-                )
-            ]
-            touched: set[int] = set()
-            for doc_id in existing:
-                touched |= self._delete_document(conn, doc_id)
-            removed = self._collect_orphans(conn, touched)
-            self._bump_generation(conn, _Delta() - removed)
-            return len(existing)
-
-        return self._retrying(work)
+        return deleted
 
     def _link_passages(
         self, conn: psycopg.Connection, chunks: list[Chunk]
@@ -489,10 +488,11 @@ class PostgresStore(RecordedModel):
         )
         return _Delta(len(mine), sum(len(tokens) for tokens in terms))
 
-    def _delete_document(self, conn: psycopg.Connection, doc_id: str) -> set[int]:
+    def _delete_document(self, conn: psycopg.Connection, doc_id: str) -> set[int] | None:
+        """The passages the document had (None: there was no such document)."""
         row = conn.execute("SELECT pk FROM documents WHERE id = %s", (doc_id,)).fetchone()
         if row is None:
-            return set()
+            return None
         touched = {
             r[0]
             for r in conn.execute("DELETE FROM chunks WHERE doc_pk = %s RETURNING passage_id", row)

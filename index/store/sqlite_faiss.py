@@ -28,7 +28,7 @@ from index.store.base import (
     SELECT_DOCUMENT,
     MissingVectors,
     ModelMismatch,
-    RecordedModel,
+    StoreBase,
     StoreError,
     WriterBusy,
     document_from_row,
@@ -143,7 +143,7 @@ def _float16_to_float32(buffer: bytes) -> np.ndarray:
     return _float16_table().take(np.frombuffer(buffer, dtype=np.uint16))
 
 
-class SqliteFaissStore(RecordedModel):
+class SqliteFaissStore(StoreBase):
     """The embedded default store in one data dir."""
 
     def __init__(self, data_dir: Path, create: bool = True) -> None:
@@ -233,9 +233,7 @@ class SqliteFaissStore(RecordedModel):
         try:
             lock.acquire(timeout=-1 if wait else 0)
         except Timeout as err:
-            raise WriterBusy(
-                f"another ingest is writing to {self.data_dir}; wait for it or pass --wait"
-            ) from err
+            raise WriterBusy(f"another riverbed is writing to {self.data_dir}") from err
         self._writer_lock = lock
         with self._transaction() as db:
             db.execute(
@@ -319,37 +317,29 @@ class SqliteFaissStore(RecordedModel):
 
     # -- writes ------------------------------------------------------------------------------
 
-    def write(self, batch: WriteBatch) -> None:
+    def write(self, batch: WriteBatch) -> int:
         """Apply one micro-batch in one transaction: all of it lands, or none."""
         if not batch.upserts and not batch.deletes:
-            return
+            return 0
+        deleted = 0
         with self._transaction() as db:
             touched: set[int] = set()
             for doc_id in batch.deletes:
-                touched |= self._delete_document(db, doc_id)
+                passages = self._delete_document(db, doc_id)
+                if passages is not None:
+                    deleted += 1
+                    touched |= passages
             for record in batch.upserts:
                 touched |= self._upsert_document(db, record)
             self._collect_orphans(db, touched)
             self._bump_generation(db, touched)
+        return deleted
 
-    def delete(self, doc_ids: Sequence[str]) -> int:
-        with self._transaction() as db:
-            existing = [
-                d
-                for d in doc_ids
-                if db.execute("SELECT 1 FROM documents WHERE id = ?", (d,)).fetchone()
-            ]
-            touched: set[int] = set()
-            for doc_id in existing:
-                touched |= self._delete_document(db, doc_id)
-            self._collect_orphans(db, touched)
-            self._bump_generation(db, touched)
-        return len(existing)
-
-    def _delete_document(self, db: sqlite3.Connection, doc_id: str) -> set[int]:
+    def _delete_document(self, db: sqlite3.Connection, doc_id: str) -> set[int] | None:
+        """The passages the document had (None: there was no such document)."""
         row = db.execute("SELECT rowid FROM documents WHERE id = ?", (doc_id,)).fetchone()
         if row is None:
-            return set()
+            return None
         touched = {
             r[0] for r in db.execute("SELECT passage_id FROM chunks WHERE doc_rowid = ?", (row[0],))
         }

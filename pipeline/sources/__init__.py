@@ -11,13 +11,14 @@ Everything here is a generator; every failure is one line in the run report, and
 from pipeline.sources.files import SUPPORTED_SUFFIXES, is_wanted, iter_files, read_file, read_paths
 from pipeline.sources.inputs import Input, documents_from
 from pipeline.sources.jsonl import read_jsonl_stream
-from pipeline.sources.records import document_from_record, read_records
+from pipeline.sources.records import document_from_record, given_record, read_records
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
     "Input",
     "document_from_record",
     "documents_from",
+    "given_record",
     "is_wanted",
     "iter_files",
     "read_file",

@@ -215,12 +215,9 @@ def read_file(path: Path, report: RunReport, max_bytes: int) -> Iterator[Documen
         yield Document(id=resolved, source=resolved, text=text, title=title_from_name(path))
 
 
-
-
 def _drop_front_matter(text: str) -> str:
     if text.startswith("---\n"):
         end = text.find("\n---\n", 3)
         if end != -1:
             return text[end + len("\n---\n") :]
     return text
-

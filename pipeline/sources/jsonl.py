@@ -174,4 +174,3 @@ def _skip_rest_of_line(stream: IO[bytes] | IO[str], head: bytes | str) -> int:
         chunk = stream.readline(SKIP_CHUNK_BYTES)
         skipped += len(chunk.encode("utf-8")) if isinstance(chunk, str) else len(chunk)
     return skipped
-

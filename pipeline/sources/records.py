@@ -96,7 +96,9 @@ def given_record(record: Any, position: int, report: RunReport) -> Document | No
         return None
     if isinstance(raw_id, str | int) and not isinstance(raw_id, bool):
         where = f"{where} ({raw_id})"
-    return document_from_record(record, default_id="", default_source="", where=where, report=report)
+    return document_from_record(
+        record, default_id="", default_source="", where=where, report=report
+    )
 
 
 def short_validation_message(exc: ValidationError) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -78,15 +79,16 @@ def ingest(
     if watch:
         from riverbed.cli.watch import watch_folders
 
-        report = watch_folders(
-            paths,
-            settings,
-            stop=stop_on_signals(),
-            include=include,
-            exclude=exclude,
-            prune=prune,
-            wait=wait,
-        )
+        with _advise_wait():
+            report = watch_folders(
+                paths,
+                settings,
+                stop=stop_on_signals(),
+                include=include,
+                exclude=exclude,
+                prune=prune,
+                wait=wait,
+            )
         print_report(report, as_json)
         ctx.exit(EXIT_SOME_FAILED if report.failed else 0)
     stdin_report = RunReport()
@@ -102,7 +104,7 @@ def ingest(
             inputs.append([Path(path)])
     progress, on_batch = _progress(sys.stderr.isatty() and not as_json)
     stop = stop_on_signals()
-    with progress or nullcontext():
+    with progress or nullcontext(), _advise_wait():
         report = run_ingest(
             chain.from_iterable(inputs),
             settings=settings,
@@ -118,6 +120,16 @@ def ingest(
     print_report(report, as_json)
     if report.failed:
         ctx.exit(EXIT_SOME_FAILED)
+
+
+@contextmanager
+def _advise_wait() -> Iterator[None]:
+    from index.store.base import WriterBusy
+
+    try:
+        yield
+    except WriterBusy as err:
+        raise UserError(f"{err}; wait for it or pass --wait") from err
 
 
 def _ray_engine(

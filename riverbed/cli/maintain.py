@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from riverbed.cli.common import UserError, friendly_errors, settings_from
+from riverbed.cli.common import friendly_errors, settings_from
 
 
 @click.command()
@@ -42,18 +42,13 @@ def delete(ctx: click.Context, doc_ids: tuple[str, ...]) -> None:
     Example:
       riverbed delete seeds/zelensky-bunker-interview.txt
     """
-    from index.store import open_store
+    from pipeline.writer import open_writer
 
-    store = open_store(settings_from(ctx), create=False)
-    try:
-        store.acquire_writer(wait=True) if hasattr(store, "acquire_writer") else None
+    with open_writer(settings_from(ctx), wait=True, create=False) as writer:
         ids = [str(Path(d).resolve()) if Path(d).exists() else d for d in doc_ids]
-        ids = [i if store.document(i) else d for i, d in zip(ids, doc_ids, strict=True)]
-        removed = store.delete(ids)
-        if hasattr(store, "save_vectors") and removed:
-            store.save_vectors()
-    finally:
-        store.close()
+        ids = [i if writer.store.document(i) else d for i, d in zip(ids, doc_ids, strict=True)]
+        with writer.run("delete") as run:
+            removed = run.runner.delete(ids)
     click.echo(f"deleted {removed} of {len(doc_ids)} document(s)")
     if removed < len(doc_ids):
         ctx.exit(1)
@@ -69,15 +64,10 @@ def check(ctx: click.Context) -> None:
     Example:
       riverbed check
     """
-    from index.store import open_store
+    from index.api import Index
 
-    store = open_store(settings_from(ctx), create=False)
-    try:
-        if not hasattr(store, "check"):
-            raise UserError("this store has no consistency check")
-        problems = store.check()
-    finally:
-        store.close()
+    with Index.open(settings=settings_from(ctx)) as index:
+        problems = index.check()
     for problem in problems:
         click.echo(f"problem: {problem}")
     if problems:
@@ -97,14 +87,11 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
     Example:
       riverbed runs -n 5 --json
     """
-    from index.store import open_store
+    from index.api import Index
     from riverbed.cli.output import console, emit_json
 
-    store = open_store(settings_from(ctx), create=False)
-    try:
-        history = store.runs(limit)
-    finally:
-        store.close()
+    with Index.open(settings=settings_from(ctx)) as index:
+        history = index.runs(limit)
     if as_json:
         emit_json(history)
         return

@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
-import faiss
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -35,11 +34,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from index.api import Index
 from index.context import Context, build_context
 from index.models import Filters, Passage
-from index.store import open_store
 from index.store.base import StoreError, WriterBusy
-from pipeline.ingestion import encoder_factory_for, ingest_into
+from pipeline.ingestion import ingest_with
 from pipeline.report import RunReport
 from pipeline.sources import read_records
+from pipeline.writer import Writer
 from riverbed.http.page import router as page_router
 from riverbed.settings import Settings
 
@@ -174,56 +173,40 @@ DOCUMENTS_EXAMPLE = [
 
 
 class Backend:
-    """One open index: the shared searcher, and the writer's encoder kept across requests."""
+    """One open index: the shared searcher, and one writer kept across requests (its passage
+    encoder loaded by the first write that needs it)."""
 
     def __init__(self, settings: Settings) -> None:
-        # Requests already run in parallel threads: FAISS's own OpenMP threads only add
-        # contention to one-question searches (measured: 10 ms instead of 0.01 ms per search of
-        # a small index on a busy 2-core machine).
-        faiss.omp_set_num_threads(1)
         self.settings = settings
-        self.store = open_store(settings, create=True)
-        self.index = Index(self.store, settings)
-        self.passage_encoder = encoder_factory_for(self.store, settings)
+        self.index = Index.open(settings=settings, create=True)
+        self.store = self.index.store
+        self.writer = Writer(self.store, settings)
 
     @contextmanager
-    def writer(self) -> Iterator[None]:
-        acquire = getattr(self.store, "acquire_writer", None)
-        if acquire is not None:
-            try:
-                acquire(wait=False)
-            except WriterBusy as err:
-                raise HTTPException(
-                    409, "another process is writing to this index: retry when it is done"
-                ) from err
+    def writing(self) -> Iterator[Writer]:
+        """The writer, holding the writer lock for one request (409 while another process
+        holds it)."""
         try:
-            yield
-        finally:
-            release = getattr(self.store, "release_writer", None)
-            if release is not None:
-                release()
+            with self.writer.locked(wait=False) as writer:
+                yield writer
+        except WriterBusy as err:
+            raise HTTPException(
+                409, "another process is writing to this index: retry when it is done"
+            ) from err
 
     def ingest(self, records: list[Any]) -> RunReport:
         report = RunReport()
-        with self.writer():
-            return ingest_into(
-                self.store,
-                read_records(records, report),
-                self.settings,
-                job="http",
-                encoder_factory=self.passage_encoder,
-                report=report,
-            )
+        with self.writing() as writer:
+            return ingest_with(
+                writer, read_records(records, report), job="http", report=report
+            ).report
 
     def delete(self, doc_id: str) -> bool:
-        with self.writer():
-            removed = self.store.delete([doc_id])
-            if removed and hasattr(self.store, "save_vectors"):
-                self.store.save_vectors()
-        return bool(removed)
+        with self.writing() as writer, writer.run("http") as run:
+            return run.runner.delete([doc_id]) == 1
 
     def close(self) -> None:
-        self.store.close()
+        self.index.close()
 
 
 # -- the app -----------------------------------------------------------------------------------

@@ -77,12 +77,11 @@ def install(monkeypatch: object | None = None) -> None:
     """Put the fake in place of the model for ingestion and queries (via pytest's monkeypatch
     when given, so it is undone after the test)."""
     import index.api
-    import pipeline.ingestion
+    import pipeline.stages
 
-    targets = [(pipeline.ingestion, "passage_encoder"), (index.api, "query_encoder")]
+    targets = [(pipeline.stages, "passage_encoder"), (index.api, "query_encoder")]
     for module, name in targets:
         if monkeypatch is not None:
             monkeypatch.setattr(module, name, fake_encoder)  # type: ignore[attr-defined]
         else:
             setattr(module, name, fake_encoder)
-
