@@ -79,9 +79,9 @@ def run() -> dict[str, float | str]:
 
     for backend in BACKENDS:
         chosen = settings.model_copy(update={"ingest_encoder": backend})
-        report = evaluate(EVAL_DOCUMENTS, EVAL_QUESTIONS, chosen, modes=MODES)
-        for scores in report.modes:
-            name = f"{backend.replace('-', '_')}_{scores.mode}"
+        report = evaluate(EVAL_DOCUMENTS, EVAL_QUESTIONS, chosen, systems=MODES)
+        for scores in report.systems:
+            name = f"{backend.replace('-', '_')}_{scores.system}"
             figures[f"{name}_hit_at_1"] = scores.hit_at_1
             figures[f"{name}_hit_at_5"] = scores.hit_at_5
     for mode in MODES:

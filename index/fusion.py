@@ -8,7 +8,7 @@ ties. The weights are settings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 def normalise(scores: Mapping[int, float]) -> dict[int, float]:
@@ -34,3 +34,17 @@ def convex_fusion(
                 tiebreak[key] = tiebreak.get(key, 0.0) + value
             fused.setdefault(key, 0.0)
     return sorted(fused.items(), key=lambda pair: (-pair[1], -tiebreak.get(pair[0], 0.0), pair[0]))
+
+
+RRF_K = 60  # Cormack, Clarke and Buettcher (2009): the constant of reciprocal rank fusion
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[int]], k: int = RRF_K
+) -> list[tuple[int, float]]:
+    """(id, sum over the rankings of 1 / (k + rank)) best first, ties by id; rank starts at 1."""
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, start=1):
+            fused[key] = fused.get(key, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
