@@ -20,6 +20,11 @@ class Document(BaseModel):
     url: str | None = None
     published_at: datetime | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    page_starts: list[int] | None = Field(
+        None,
+        description="Where each page starts in the cleaned text (offsets), for paged formats; "
+        "the cleaner sets it from the form feeds that separate pages in `text`.",
+    )
 
     def model_post_init(self, _context: Any) -> None:
         if not self.source:
@@ -53,6 +58,8 @@ class Passage(BaseModel):
     url: str | None = None
     published_at: datetime | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    page: int | None = Field(None, description="The page (or slide) the passage starts on, from 1.")
+    last_page: int | None = Field(None, description="The page it ends on (often `page`).")
 
 
 class Filters(BaseModel):

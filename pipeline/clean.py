@@ -9,6 +9,9 @@ from collections.abc import Iterable, Iterator
 from index.models import Document
 from pipeline.report import RunReport
 
+PAGE_BREAK = "\f"  # how readers separate pages: the cleaner records where each starts
+PARAGRAPH_BREAK = "\n\n"
+
 _LINE_BREAK = re.compile(r"\r\n?|[\u2028\x85]")
 _PARAGRAPH_SEPARATOR = re.compile("\u2029")
 # C0/C1 control characters, except tab and newline.
@@ -72,13 +75,33 @@ def clean_text(text: str) -> str:
             # Dropped without ending the paragraph it sits in.
             continue
         paragraphs[-1].append(line)
-    return "\n\n".join("\n".join(lines) for lines in paragraphs if lines)
+    return PARAGRAPH_BREAK.join("\n".join(lines) for lines in paragraphs if lines)
 
 
 def normalize_for_match(text: str) -> str:
     """Fold case, typographic quotes, dashes and whitespace, so equal passages hash equal."""
     text = text.casefold().translate(_MATCH_FOLDING)
     return _ANY_SPACE.sub(" ", text).strip()
+
+
+def clean_pages(text: str) -> tuple[str, list[int] | None]:
+    """`clean_text` of a text whose pages are separated by form feeds: the pages cleaned one by
+    one and joined as paragraphs, with the offset where each starts (an empty page starts where
+    the next one does). A text without form feeds has no page starts."""
+    if PAGE_BREAK not in text:
+        return clean_text(text), None
+    cleaned: list[str] = []
+    starts: list[int] = []
+    length = 0
+    for page in text.split(PAGE_BREAK):
+        page_text = clean_text(page)
+        if page_text and cleaned:
+            length += len(PARAGRAPH_BREAK)
+        starts.append(length)
+        if page_text:
+            cleaned.append(page_text)
+            length += len(page_text)
+    return PARAGRAPH_BREAK.join(cleaned), starts
 
 
 class Cleaner:
@@ -89,9 +112,11 @@ class Cleaner:
 
     def __call__(self, documents: Iterable[Document]) -> Iterator[Document]:
         for doc in documents:
-            cleaned = clean_text(doc.text)
+            cleaned, page_starts = clean_pages(doc.text)
             if not cleaned:
                 self.report.fail(doc.source, "no text after cleaning")
                 continue
             title = " ".join(clean_text(doc.title).split())
-            yield doc.model_copy(update={"text": cleaned, "title": title})
+            yield doc.model_copy(
+                update={"text": cleaned, "title": title, "page_starts": page_starts}
+            )

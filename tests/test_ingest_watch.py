@@ -47,7 +47,7 @@ def test_watch_follows_a_folder_until_stopped(tmp_path: Path) -> None:
         (folder / "deserts.txt").write_text("Camels cross the desert between oases.")
         (folder / "mountains.md").write_text("# Peaks\n\nGlaciers carve the high valleys.")
         (folder / ".hidden.txt").write_text("never indexed")
-        (folder / "slides.pdf").write_text("never indexed")
+        (folder / "slides.key").write_text("never indexed")
         (outside / "moved").mkdir()
         (outside / "moved" / "forests.txt").write_text("Forests shelter owls and deer.")
         (outside / "moved").rename(folder / "moved")

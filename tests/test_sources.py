@@ -68,7 +68,7 @@ def test_iter_files_walks_sorted_skips_hidden_and_unsupported(tmp_path: Path) ->
         "a.md",
         "sub/c.html",
         "sub/deeper/d.jsonl",
-        "notes.pdf",
+        "notes.odg",
         ".hidden.txt",
         ".git/config.txt",
         "sub/.cache/e.txt",
@@ -82,7 +82,7 @@ def test_iter_files_walks_sorted_skips_hidden_and_unsupported(tmp_path: Path) ->
 
 
 def test_iter_files_yields_a_given_file_as_is(tmp_path: Path) -> None:
-    odd = _write(tmp_path / "report.pdf", "x")
+    odd = _write(tmp_path / "report.odg", "x")
     hidden = _write(tmp_path / ".env.txt", "x")
     assert list(iter_files([odd, hidden])) == [odd, hidden]
 

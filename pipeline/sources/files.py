@@ -7,20 +7,141 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from index.models import Document
 from pipeline.report import RunReport
-from pipeline.sources.html import html_document
-from pipeline.sources.jsonl import read_json, read_jsonl_file
-from pipeline.sources.text import SNIFF_BYTES, decode, open_error, title_from_name, too_large
+from pipeline.sources import mail, office, pdf
+from pipeline.sources.blob import Blob
+from pipeline.sources.html import read_html
+from pipeline.sources.jsonl import read_json_blob, read_jsonl_blob
+from pipeline.sources.text import read_markdown, read_plain
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
+Reader = Callable[[Blob, RunReport, int], Iterator[Document]]
 
-_MD_HEADING = re.compile(r"^#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """A kind of file riverbed reads: its suffixes, its reader and what of it is kept."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    read: Reader
+    library: str
+    kept: str
+
+
+def read_blob(blob: Blob, report: RunReport, max_bytes: int) -> Iterator[Document]:
+    """The Documents of a file or of bytes named like one (an attachment), by its suffix."""
+    suffix = Path(blob.name).suffix.lower()
+    format_ = READERS.get(suffix)
+    if format_ is None:
+        shown = suffix or "(no suffix)"
+        report.fail(
+            blob.where,
+            f"unsupported file type {shown} (supported: {', '.join(SUPPORTED_SUFFIXES)})",
+        )
+        return
+    yield from format_.read(blob, report, max_bytes)
+
+
+def read_attachment(blob: Blob, report: RunReport, max_bytes: int) -> Iterator[Document]:
+    """An attachment's Documents; one in a format riverbed does not read is left out quietly."""
+    if Path(blob.name).suffix.lower() in READERS:
+        yield from read_blob(blob, report, max_bytes)
+
+
+# The formats, in the order the docs list them; each module reads its own.
+FORMATS: tuple[Format, ...] = (
+    Format(
+        "Plain text",
+        (".txt",),
+        read_plain,
+        "standard library",
+        "the text; the title from the file name",
+    ),
+    Format(
+        "Markdown",
+        (".md", ".markdown"),
+        read_markdown,
+        "standard library",
+        "the text without front matter and link targets; the title from the first # heading",
+    ),
+    Format(
+        "HTML",
+        (".html", ".htm"),
+        read_html,
+        "trafilatura",
+        "the main text (no navigation, footers, comments), tables; title, date, canonical URL",
+    ),
+    Format(
+        "JSON",
+        (".json",),
+        read_json_blob,
+        "standard library",
+        "one record or a list of records (id, text, title, url, published_at, metadata)",
+    ),
+    Format(
+        "JSON Lines",
+        (".jsonl",),
+        read_jsonl_blob,
+        "standard library",
+        "a record a line, streamed; the size limit is per line",
+    ),
+    Format(
+        "PDF",
+        (".pdf",),
+        pdf.read_pdf,
+        "pypdfium2 (PDFium)",
+        "the text layer in reading order, a page apart (passages know their pages), hyphens "
+        "at line ends repaired, running headers and footers dropped; title, creation date",
+    ),
+    Format(
+        "Word",
+        (".docx",),
+        office.read_docx,
+        "python-docx",
+        "paragraphs, headings (as paragraphs of their own; the first is the title unless "
+        "the file has one), lists, tables a row a line; author, created date",
+    ),
+    Format(
+        "PowerPoint",
+        (".pptx",),
+        office.read_pptx,
+        "python-pptx",
+        "a page per slide: its title, text frames, tables and notes; author, created date",
+    ),
+    Format(
+        "E-mail",
+        (".eml",),
+        partial(mail.read_eml, read_attachment=read_attachment),
+        "email (standard library)",
+        "a document per message: subject as title, date, from/to/cc and message id in "
+        "metadata, the text body (else the HTML one); readable attachments as documents",
+    ),
+    Format(
+        "Mailbox",
+        (".mbox",),
+        partial(mail.read_mbox, read_attachment=read_attachment),
+        "mailbox (standard library)",
+        "each message as for .eml, streamed; the size limit is per message",
+    ),
+)
+READERS: dict[str, Format] = {suffix: f for f in FORMATS for suffix in f.suffixes}
+SUPPORTED_SUFFIXES = tuple(READERS)
+
+
+def formats_table() -> str:
+    """The formats as a Markdown table (docs/formats.md shows it; a test keeps them equal)."""
+    rows = ["| suffix | library | what is kept |", "| --- | --- | --- |"]
+    for f in FORMATS:
+        suffixes = " ".join(f"`{suffix}`" for suffix in f.suffixes)
+        rows.append(f"| {suffixes} | {f.library} | {f.kept} |")
+    return "\n".join(rows)
 
 
 # Finding files
@@ -136,7 +257,8 @@ def read_paths(
 def read_file(path: Path, report: RunReport, max_bytes: int) -> Iterator[Document]:
     """Documents from one file; any problem with it becomes a failure in `report`.
 
-    `max_bytes` bounds the whole file, except for .jsonl where it bounds each line.
+    `max_bytes` bounds the whole file or, for formats that hold many documents (.jsonl,
+    .mbox), each one of them; for PDF and office files, the text read out of them.
     """
     path = Path(path)
     where = str(path)
@@ -157,67 +279,4 @@ def read_file(path: Path, report: RunReport, max_bytes: int) -> Iterator[Documen
     if not stat.S_ISREG(info.st_mode):
         report.fail(where, "not a regular file")
         return
-
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        shown = suffix or "(no suffix)"
-        report.fail(
-            where, f"unsupported file type {shown} (supported: {', '.join(SUPPORTED_SUFFIXES)})"
-        )
-        return
-
-    if suffix == ".jsonl":
-        yield from read_jsonl_file(path, report, max_bytes)
-        return
-
-    if info.st_size > max_bytes:
-        report.fail(where, too_large(info.st_size, max_bytes))
-        return
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except OSError as exc:
-        report.fail(where, open_error(exc))
-        return
-    if len(data) > max_bytes:
-        # The file grew after stat().
-        report.fail(where, too_large(len(data), max_bytes))
-        return
-    if b"\x00" in data[:SNIFF_BYTES]:
-        report.fail(where, "binary file, not text")
-        return
-    text, error = decode(data)
-    if error:
-        report.fail(where, error)
-        return
-    if not text.strip():
-        report.fail(where, "empty file")
-        return
-
-    resolved = str(path.resolve())
-    if suffix == ".json":
-        yield from read_json(text, path, resolved, report)
-    elif suffix in (".html", ".htm"):
-        doc = html_document(text, path, resolved)
-        if doc is None:
-            report.fail(where, "no main text found in HTML")
-        else:
-            yield doc
-    elif suffix in (".md", ".markdown"):
-        text = _drop_front_matter(text)
-        if not text.strip():
-            report.fail(where, "empty file")
-            return
-        heading = _MD_HEADING.search(text)
-        title = heading.group(1).strip() if heading else title_from_name(path)
-        yield Document(id=resolved, source=resolved, text=text, title=title)
-    else:
-        yield Document(id=resolved, source=resolved, text=text, title=title_from_name(path))
-
-
-def _drop_front_matter(text: str) -> str:
-    if text.startswith("---\n"):
-        end = text.find("\n---\n", 3)
-        if end != -1:
-            return text[end + len("\n---\n") :]
-    return text
+    yield from read_blob(Blob.of_file(path), report, max_bytes)

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 from index.models import Document
-from pipeline.sources.text import title_from_name
+from pipeline.report import RunReport
+from pipeline.sources.blob import Blob
+from pipeline.sources.text import read_text, title_from_name
+
+NO_MAIN_TEXT = "no main text found in HTML"
 
 
-def html_document(html: str, path: Path, resolved: str) -> Document | None:
-    """The page's main text, without navigation and footers, via trafilatura."""
+def read_html(blob: Blob, report: RunReport, max_bytes: int) -> Iterator[Document]:
+    text = read_text(blob, report, max_bytes)
+    if text is None:
+        return
+    doc = html_document(text, blob.doc_id, blob.source, title_from_name(Path(blob.name)))
+    if doc is None:
+        report.fail(blob.where, NO_MAIN_TEXT)
+    else:
+        yield doc
+
+
+def html_document(
+    html: str, doc_id: str, source: str, fallback_title: str, url: str | None = None
+) -> Document | None:
+    """The page's main text, without navigation and footers, via trafilatura; `url` is the
+    page's address when it was fetched (else the page's canonical URL, if it names one)."""
     import trafilatura  # slow to import; only needed for HTML
 
     extracted = trafilatura.bare_extraction(
@@ -32,14 +51,15 @@ def html_document(html: str, path: Path, resolved: str) -> Document | None:
             published_at = datetime.fromisoformat(extracted.date)
         except ValueError:
             published_at = None
-    url = extracted.url
-    if not (url and url.startswith(("http://", "https://"))):
-        url = None
+    if url is None:
+        url = extracted.url
+        if not (url and url.startswith(("http://", "https://"))):
+            url = None
     return Document(
-        id=resolved,
-        source=resolved,
+        id=doc_id,
+        source=source,
         text=text,
-        title=(extracted.title or "").strip() or title_from_name(path),
+        title=(extracted.title or "").strip() or fallback_title,
         url=url,
         published_at=published_at,
     )

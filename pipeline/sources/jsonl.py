@@ -6,49 +6,58 @@ from __future__ import annotations
 import codecs
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import IO, BinaryIO, TextIO
 
 from index.models import Document
 from pipeline.report import RunReport
+from pipeline.sources.blob import Blob
 from pipeline.sources.records import document_from_record
-from pipeline.sources.text import SNIFF_BYTES, decode, open_error, too_large
+from pipeline.sources.text import SNIFF_BYTES, decode, open_error, read_text, too_large
 
 SKIP_CHUNK_BYTES = 1024 * 1024
 
 
-def read_json(text: str, path: Path, resolved: str, report: RunReport) -> Iterator[Document]:
+def read_json_blob(blob: Blob, report: RunReport, max_bytes: int) -> Iterator[Document]:
+    """A .json file: one record, or a list of them (ids default to `file#n`)."""
+    text = read_text(blob, report, max_bytes)
+    if text is None:
+        return
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        report.fail(str(path), f"malformed JSON: {exc}")
+        report.fail(blob.where, f"malformed JSON: {exc}")
         return
     if isinstance(data, dict):
         doc = document_from_record(
-            data, default_id=resolved, default_source=resolved, where=str(path), report=report
+            data,
+            default_id=blob.doc_id,
+            default_source=blob.source,
+            where=blob.where,
+            report=report,
         )
         if doc is not None:
             yield doc
         return
     if not isinstance(data, list):
-        report.fail(str(path), "malformed JSON: expected an object or a list of objects")
+        report.fail(blob.where, "malformed JSON: expected an object or a list of objects")
         return
     for index, record in enumerate(data, start=1):
         doc = document_from_record(
             record,
-            default_id=f"{resolved}#{index}",
-            default_source=resolved,
-            where=f"{path}:{index}",
+            default_id=f"{blob.doc_id}#{index}",
+            default_source=blob.source,
+            where=f"{blob.where}:{index}",
             report=report,
         )
         if doc is not None:
             yield doc
 
 
-def read_jsonl_file(path: Path, report: RunReport, max_bytes: int) -> Iterator[Document]:
-    where = str(path)
+def read_jsonl_blob(blob: Blob, report: RunReport, max_bytes: int) -> Iterator[Document]:
+    """A .jsonl file, a line at a time: `max_bytes` bounds each line."""
+    where = blob.where
     try:
-        handle = path.open("rb")
+        handle = blob.open()
     except OSError as exc:
         report.fail(where, open_error(exc))
         return
@@ -62,14 +71,13 @@ def read_jsonl_file(path: Path, report: RunReport, max_bytes: int) -> Iterator[D
         if b"\x00" in head:
             report.fail(where, "binary file, not text")
             return
-        resolved = str(path.resolve())
         records = 0
         for doc_or_none in _iter_jsonl(
             handle,
             report,
-            origin=resolved,
+            origin=blob.doc_id,
             where=where,
-            default_source=resolved,
+            default_source=blob.source,
             max_bytes=max_bytes,
         ):
             records += 1
