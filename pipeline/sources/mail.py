@@ -9,6 +9,7 @@ message at a time, so its size does not matter; the size limit holds for each me
 from __future__ import annotations
 
 import email.policy
+import io
 import mailbox
 import shutil
 import tempfile
@@ -54,10 +55,13 @@ def read_mbox(
                 return
             for number, key in enumerate(keys, start=1):
                 where = f"{blob.where}#{number}"
-                with box.get_file(key) as handle:  # the message alone, read up to the limit
-                    raw = handle.read(max_bytes + 1)
-                if len(raw) > max_bytes:
-                    report.fail(where, too_large(len(raw), max_bytes) + " (one message)")
+                with box.get_file(key) as handle:  # the message alone, unread if it is too large
+                    handle.seek(0, io.SEEK_END)
+                    size = handle.tell()
+                    handle.seek(0)
+                    raw = handle.read() if size <= max_bytes else b""
+                if size > max_bytes:
+                    report.fail(where, too_large(size, max_bytes) + " (one message)")
                     continue
                 yield from _message(
                     raw, f"{blob.doc_id}#{number}", blob, where, report, max_bytes, read_attachment

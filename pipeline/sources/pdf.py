@@ -30,8 +30,10 @@ _PDFIUM = threading.Lock()
 EDGE_LINES = 2
 NEIGHBOURS = 4  # pages on each side
 REPEATS = 2  # other pages within NEIGHBOURS on which the same edge line appears
+MAX_RUNNING_LINE = 120  # characters: a longer line is text, not a header or a footer
 
 _DIGITS = re.compile(r"\d+")
+_EDGE_NUMBER = re.compile(r"^(\d{1,5})\b|\b(\d{1,5})$")
 _LINE_END_HYPHEN = "\x02"  # PDFium's mark for a hyphen that ends a line: the lines are joined
 _WORD_END = re.compile(r"(\w+)\x02(\w+)")
 _SENTENCE_END = (".", "!", "?", ":", '"', "”", "’", ")")
@@ -132,51 +134,61 @@ def _without_running_lines(pages: Iterable[list[str]]) -> Iterator[str]:
         position += 1
 
 
-def _edges(lines: list[str]) -> tuple[set[str], set[str]]:
-    return (
-        {_signature(line) for line in lines[:EDGE_LINES]},
-        {_signature(line) for line in lines[-EDGE_LINES:]},
-    )
+def _edge_lines(lines: list[str]) -> list[str]:
+    return lines[:EDGE_LINES] + lines[EDGE_LINES:][-EDGE_LINES:]
 
 
 def _signature(line: str) -> str:
     return _DIGITS.sub("#", line.casefold())
 
 
+def _numbers(line: str) -> set[int]:
+    """The numbers that open or close a short line: where headers and footers put page numbers."""
+    if len(line) > MAX_RUNNING_LINE:
+        return set()
+    return {int(a or b) for a, b in _EDGE_NUMBER.findall(line)}
+
+
 def _drop_running(window: deque[list[str]], position: int) -> list[str]:
+    """The page at `position` without its running lines: an edge line that the edges of other
+    pages in the window repeat (digits aside), or that carries the page's number (another page
+    at distance d has an edge line with that number + d)."""
     lines = window[position]
-    if len(window) <= REPEATS:
-        return lines
-    tops: Counter[str] = Counter()
-    bottoms: Counter[str] = Counter()
+    repeated: Counter[str] = Counter()
+    numbered: set[int] = set()  # a number that would be this page's, from another page's edges
     for other, page in enumerate(window):
-        if other != position:
-            top, bottom = _edges(page)
-            tops.update(top)
-            bottoms.update(bottom)
-    head = len(lines[:EDGE_LINES])
-    kept = []
-    for index, line in enumerate(lines):
-        seen = tops if index < head else bottoms if index >= len(lines) - EDGE_LINES else None
-        if seen is not None and seen[_signature(line)] >= REPEATS:
+        if other == position:
             continue
-        kept.append(line)
-    return kept
+        for line in _edge_lines(page):
+            repeated[_signature(line)] += 1
+            numbered.update(number + position - other for number in _numbers(line))
+    edges = set(range(min(EDGE_LINES, len(lines)))) | set(
+        range(max(EDGE_LINES, len(lines) - EDGE_LINES), len(lines))
+    )
+    return [
+        line
+        for index, line in enumerate(lines)
+        if index not in edges
+        or (repeated[_signature(line)] < REPEATS and not _numbers(line) & numbered)
+    ]
 
 
 def _paragraphs(lines: list[str]) -> str:
-    """Lines reflowed into paragraphs: a short line (a heading, a paragraph's last line) ends
-    one."""
+    """Lines reflowed into paragraphs. A short line ends one (a heading, a paragraph's last line),
+    and so does a sentence's end short of the margin; a short line after a sentence's end opens
+    one (a heading after a full last line)."""
     if not lines:
         return ""
     lengths = sorted(len(line) for line in lines)
     long_line = lengths[int(len(lengths) * 0.8)]
     paragraphs: list[list[str]] = [[]]
     for line in lines:
-        paragraphs[-1].append(line)
-        if len(line) < SHORT_LINE * long_line or (
-            line.endswith(_SENTENCE_END) and len(line) < 0.9 * long_line
-        ):
+        short = len(line) < SHORT_LINE * long_line
+        current = paragraphs[-1]
+        if current and short and current[-1].endswith(_SENTENCE_END):
+            paragraphs.append(current := [])
+        current.append(line)
+        if short or (line.endswith(_SENTENCE_END) and len(line) < 0.9 * long_line):
             paragraphs.append([])
     return "\n\n".join(" ".join(lines) for lines in paragraphs if lines)
 
