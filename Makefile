@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 QUIET_PIP := 2>&1 | { grep -v -e 'is ignored: it is neither a file nor a directory' || true; }
 QUESTION ?= what did Zelensky ask of NATO
 
-.PHONY: help install browser demo demo-postgres test bench lint clean
+.PHONY: help install browser test-files demo demo-postgres test bench lint clean
 
 help:
 	@echo "make demo     install, ingest seeds/, answer the Zelensky question"
@@ -46,7 +46,16 @@ browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
 		|| echo "chromium could not be installed: the search page's browser test will skip"
 
-test: install browser
+# The format tests read R's manuals as Debian ships them (r-doc-pdf: real PDFs with hyphenation,
+# running headers and page numbers) and check pages against poppler's pdftotext; without them
+# (no root, no registry) those tests are skipped and say why.
+R_MANUALS := /usr/share/R/doc/manual
+test-files:
+	@{ test -f $(R_MANUALS)/R-intro.pdf && command -v pdftotext >/dev/null; } \
+		|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends r-doc-pdf poppler-utils; } \
+		|| echo "r-doc-pdf could not be installed: the tests on Debian's PDFs will skip"
+
+test: install browser test-files
 	$(BIN)/pytest -q
 
 # The query benchmarks search the Python 3.11 documentation (Debian's python3.11-doc).
@@ -56,8 +65,17 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[dev,bench]' $(QUIET_PIP)
 	touch $@
 
-bench: install $(VENV)/.bench-installed
+# The PDF libraries are compared on R's manuals, PDF against HTML of the same source; the feed
+# parsers on the real feeds among chardet's test files (its source distribution on PyPI).
+FEEDS := bench/.cache/chardet
+
+$(FEEDS):
+	$(BIN)/pip download --quiet --no-deps --no-binary :all: -d bench/.cache chardet==5.2.0 $(QUIET_PIP)
+	mkdir -p $(FEEDS) && tar -xzf bench/.cache/chardet-5.2.0.tar.gz -C $(FEEDS) --strip-components=1
+
+bench: install $(VENV)/.bench-installed $(FEEDS)
 	@test -d $(PYDOCS) || { apt-get update -qq && apt-get install -y -qq python3.11-doc; }
+	@test -f $(R_MANUALS)/R-intro.html || { apt-get update -qq && apt-get install -y -qq --no-install-recommends r-doc-pdf r-doc-html; }
 	$(BIN)/python -m bench
 
 lint: install

@@ -19,6 +19,7 @@ from pipeline.prune import gone_documents
 from pipeline.report import RunReport
 from pipeline.settings import PipelineSettings
 from pipeline.sources import Input, documents_from, read_paths
+from pipeline.sources.inputs import Web
 from pipeline.stages import Stages, make_chunker
 from pipeline.writer import Run, Writer, open_writer
 
@@ -45,7 +46,10 @@ class Engine(Protocol):
 
 
 class LocalEngine:
-    """The stages in this process, over documents read here."""
+    """The stages in this process, over documents read here (URLs and feeds through `web`)."""
+
+    def __init__(self, web: Web | None = None) -> None:
+        self.web = web
 
     def session(
         self,
@@ -55,7 +59,7 @@ class LocalEngine:
         include: Sequence[str],
         exclude: Sequence[str],
     ) -> EngineSession:
-        return _LocalSession(inputs, settings, report, include, exclude)
+        return _LocalSession(inputs, settings, report, include, exclude, self.web)
 
 
 class _LocalSession:
@@ -66,16 +70,22 @@ class _LocalSession:
         report: RunReport,
         include: Sequence[str],
         exclude: Sequence[str],
+        web: Web | None,
     ) -> None:
         self.inputs, self.settings, self.report = inputs, settings, report
-        self.include, self.exclude = include, exclude
+        self.include, self.exclude, self.web = include, exclude, web
 
     def stages(self, local: Stages) -> Stages:
         return local
 
     def documents(self) -> Iterator[Document]:
         return documents_from(
-            self.inputs, self.report, self.settings.max_document_bytes, self.include, self.exclude
+            self.inputs,
+            self.report,
+            self.settings.max_document_bytes,
+            self.include,
+            self.exclude,
+            web=self.web,
         )
 
 
@@ -142,12 +152,18 @@ def ingest_with(
     Pass `report` when the inputs report their own failures into it (records read from a
     request, say)."""
     report = report or RunReport()
-    session = (engine or LocalEngine()).session(inputs, writer.settings, report, include, exclude)
+    engine = engine or LocalEngine(web_of(writer))
+    session = engine.session(inputs, writer.settings, report, include, exclude)
     stages = session.stages(writer.stages(report))
     with writer.run(job, report=report, stop=stop, on_batch=on_batch, stages=stages) as run:
         run.runner.delete(gone_documents(writer.store, prune))
         run.runner.feed(session.documents())
     return run
+
+
+def web_of(writer: Writer) -> Web:
+    """Reading URLs and feeds for a run through `writer` (whose catalog says what was seen)."""
+    return Web(writer.settings, known=lambda ids: set(writer.store.document_states(ids)))
 
 
 def passages_of(paths: Sequence[Path], settings: PipelineSettings) -> list[Chunk]:

@@ -65,7 +65,9 @@ class Job(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
-    paths: list[Path] = Field(min_length=1)
+    paths: list[Path] = Field(default_factory=list)
+    urls: list[str] = Field(default_factory=list, description="Web pages, fetched each run.")
+    feeds: list[str] = Field(default_factory=list, description="RSS or Atom feeds.")
     every: timedelta | None = None
     cron: str | None = None
     include: list[str] = Field(default_factory=list)
@@ -91,11 +93,31 @@ class Job(BaseModel):
                 raise ValueError(f"bad cron expression {value!r}: {err}") from err
         return value
 
+    @field_validator("urls", "feeds")
+    @classmethod
+    def _web_addresses(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not value.startswith(("http://", "https://")):
+                raise ValueError(f"{value!r} is not an http(s) URL")
+        return values
+
+    @model_validator(mode="after")
+    def _something_to_read(self) -> Job:
+        if not (self.paths or self.urls or self.feeds):
+            raise ValueError("give paths, urls or feeds to read")
+        return self
+
     @model_validator(mode="after")
     def _one_schedule(self) -> Job:
         if self.every is not None and self.cron is not None:
             raise ValueError("give every or cron, not both")
         return self
+
+    def inputs(self) -> list[Any]:
+        """What `ingest_into` reads for this job: paths, pages, then feeds."""
+        from pipeline.sources.feeds import Feed
+
+        return [*self.paths, *self.urls, *(Feed(url) for url in self.feeds)]
 
     def trigger(self) -> BaseTrigger:
         if self.every is not None:
@@ -126,6 +148,11 @@ def load_jobs(path: Path) -> list[Job]:
     every = "15m"          # or: cron = "*/5 * * * *"
     exclude = ["drafts/*"]
     prune = true
+
+    [jobs.news]
+    feeds = ["https://example.org/news.rss"]
+    urls = ["https://example.org/about.html"]
+    every = "1h"
     ```
     """
     try:
@@ -177,12 +204,17 @@ class JobRunner:
         """One recorded run of `job`; a failed run is logged, never raised. None once stopping."""
         if self.stop.is_set():
             return None
-        log.info("%s: run started (%s)", job.name, ", ".join(str(p) for p in job.paths))
+        inputs = job.inputs()
+        log.info(
+            "%s: run started (%s)",
+            job.name,
+            ", ".join(map(str, [*job.paths, *job.urls, *job.feeds])),
+        )
         report = RunReport()
         try:
             run = ingest_with(
                 self.writer,
-                job.paths,
+                inputs,
                 include=job.include,
                 exclude=job.exclude,
                 job=job.name,

@@ -29,6 +29,19 @@ class PipelineSettings(IndexSettings):
     minhash_permutations: int = Field(128, ge=16)
     shingle_words: int = Field(5, ge=1)
 
+    # Pages and feeds over HTTP
+    http_timeout: float = Field(
+        10.0, gt=0, description="Seconds to connect, and to wait for each part of a response."
+    )
+    http_deadline: float = Field(
+        60.0, gt=0, description="Seconds one response may take in all (a body that never ends)."
+    )
+    http_max_redirects: int = Field(5, ge=0)
+    user_agent: str = Field(
+        "riverbed/0.1 (+retrieval ingest; a scheduled reader of pages and feeds)",
+        description="How riverbed names itself to the servers it fetches from.",
+    )
+
     # Scheduled runs (riverbed schedule)
     config: Path | None = Field(
         None, description="The riverbed.toml with scheduled jobs (default ./riverbed.toml)."

@@ -9,6 +9,7 @@ import pytest
 
 from riverbed.settings import Settings
 from tests.pg_fixtures import pg_server, pg_url, seeded_postgres  # noqa: F401  (fixtures)
+from tests.web_fixtures import site  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -164,9 +164,10 @@ def test_pptx_slides_are_pages() -> None:
 
 def _zip_bomb(path: Path) -> Path:
     """A .docx whose document part unzips to 64 MB (from a few kilobytes)."""
-    with zipfile.ZipFile(DATA / "report.docx") as original, zipfile.ZipFile(
-        path, "w", zipfile.ZIP_DEFLATED
-    ) as bomb:
+    with (
+        zipfile.ZipFile(DATA / "report.docx") as original,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bomb,
+    ):
         for item in original.infolist():
             bomb.writestr(item, original.read(item))
         bomb.writestr("word/padding.xml", b" " * (64 * 1024 * 1024))
@@ -232,10 +233,14 @@ def test_mbox_one_document_per_message_and_a_broken_one_fails_alone(tmp_path: Pa
     report = RunReport()
     documents = list(read_file(mbox, report, 1024))
     titles = [d.title for d in documents]
-    assert titles == [
-        "[PATCH 1/2] Tide tables: add the spring tides for Harwick",
-        "[PATCH 2/2] Tide tables: correct the neap tide heights",
-    ] * 2
+    assert (
+        titles
+        == [
+            "[PATCH 1/2] Tide tables: add the spring tides for Harwick",
+            "[PATCH 2/2] Tide tables: correct the neap tide heights",
+        ]
+        * 2
+    )
     assert len({d.id for d in documents}) == 4
     assert documents[0].metadata["from"] == "Mara Quill <mara@example.org>"
     assert documents[1].published_at is not None and str(documents[1].published_at) == (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ def read_html(blob: Blob, report: RunReport, max_bytes: int) -> Iterator[Documen
 
 
 def html_document(
-    html: str, doc_id: str, source: str, fallback_title: str, url: str | None = None
+    html: str | bytes, doc_id: str, source: str, fallback_title: str, url: str | None = None
 ) -> Document | None:
     """The page's main text, without navigation and footers, via trafilatura; `url` is the
     page's address when it was fetched (else the page's canonical URL, if it names one)."""
@@ -63,3 +64,50 @@ def html_document(
         url=url,
         published_at=published_at,
     )
+
+
+_BLOCKS = (
+    "p",
+    "div",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "blockquote",
+    "pre",
+    "table",
+    "tr",
+    "ul",
+    "ol",
+    "li",
+    "dl",
+    "dt",
+    "dd",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "br",
+    "hr",
+)
+_BLANK_LINE = re.compile(r"\n\s*\n")
+
+
+def fragment_text(markup: str) -> str:
+    """All the text of an HTML fragment that is content through and through (a feed entry's
+    content, a mail's HTML body), a paragraph per block; '' when there is none."""
+    import lxml.etree
+    import lxml.html
+
+    try:
+        root = lxml.html.fromstring(markup)
+    except (lxml.etree.ParserError, ValueError):
+        return ""
+    for hidden in root.xpath("//script | //style | //head"):
+        hidden.drop_tree()
+    for block in root.iter(*_BLOCKS):
+        block.tail = "\n\n" + (block.tail or "")
+    paragraphs = (" ".join(part.split()) for part in _BLANK_LINE.split(root.text_content()))
+    return "\n\n".join(paragraph for paragraph in paragraphs if paragraph)

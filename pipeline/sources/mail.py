@@ -22,6 +22,7 @@ from typing import Any
 from index.models import Document
 from pipeline.report import RunReport
 from pipeline.sources.blob import Blob
+from pipeline.sources.html import fragment_text
 from pipeline.sources.text import too_large
 
 # Reads an attachment by its name's suffix, leaving out quietly what riverbed does not read.
@@ -161,22 +162,8 @@ def _body_text(message: EmailMessage) -> str:
         return ""
     content = part.get_content()
     if part.get_content_subtype() == "html":
-        return _html_text(content)
+        return fragment_text(content)
     return content
-
-
-def _html_text(html: str) -> str:
-    from pipeline.sources.html import html_document
-
-    document = html_document(html, "message", "message", "")
-    if document is not None:
-        return document.text
-    import lxml.html
-
-    try:
-        return lxml.html.fromstring(html).text_content()
-    except Exception:  # lxml's errors for markup it cannot make a tree of
-        return ""
 
 
 def _attachments(message: EmailMessage) -> Iterator[tuple[str, bytes]]:

@@ -21,7 +21,10 @@ from riverbed.cli.common import (
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--feed", "feeds", multiple=True, metavar="URL", help="An RSS or Atom feed (repeatable)."
+)
 @click.option("--include", multiple=True, help="Only files matching this glob (repeatable).")
 @click.option("--exclude", multiple=True, help="Skip files matching this glob (repeatable).")
 @click.option("--wait", is_flag=True, help="Wait for another ingest to finish instead of failing.")
@@ -46,6 +49,7 @@ from riverbed.cli.common import (
 def ingest(
     ctx: click.Context,
     paths: tuple[str, ...],
+    feeds: tuple[str, ...],
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     wait: bool,
@@ -56,13 +60,17 @@ def ingest(
     workers: int | None,
     as_json: bool,
 ) -> None:
-    """Ingest files and folders (.txt .md .html .json .jsonl); `-` reads JSONL from stdin.
+    """Ingest files, folders, web pages and feeds; `-` reads JSONL from stdin.
+
+    Files: .txt .md .html .json .jsonl .pdf .docx .pptx .eml .mbox (docs/formats.md).
 
     Unchanged documents are skipped, changed ones replaced, bad ones reported.
 
     \b
     Example:
       riverbed ingest seeds/ notes/ --exclude 'drafts/*'
+      riverbed ingest report.pdf https://example.org/page.html
+      riverbed ingest --feed https://example.org/news.rss
       cat docs.jsonl | riverbed ingest -
       riverbed ingest --watch --prune notes/
       riverbed --store postgresql://host/db ingest --engine ray --ray-address auto corpus/
@@ -70,11 +78,20 @@ def ingest(
     from pipeline.ingestion import ingest as run_ingest
     from pipeline.report import RunReport
     from pipeline.sources import read_jsonl_stream
+    from pipeline.sources.feeds import Feed
+    from pipeline.sources.web import is_url
 
     settings = settings_from(ctx)
+    if not paths and not feeds:
+        raise click.UsageError("give files, folders, URLs, - (stdin) or --feed URL")
     for path in paths:
-        if path != "-" and not Path(path).exists():
+        if path != "-" and not is_url(path) and not Path(path).exists():
             raise UserError(f"no such file or folder: {path}")
+    for feed in feeds:
+        if not is_url(feed):
+            raise click.BadParameter(f"{feed!r} is not an http(s) URL", param_hint="--feed")
+    if watch and (feeds or any(is_url(path) for path in paths)):
+        raise click.UsageError("--watch follows folders: schedule URLs and feeds instead")
     ray_engine = _ray_engine(engine, ray_address, workers, stdin="-" in paths, watch=watch)
     if watch:
         from riverbed.cli.watch import watch_folders
@@ -101,7 +118,8 @@ def ingest(
                 )
             )
         else:
-            inputs.append([Path(path)])
+            inputs.append([path if is_url(path) else Path(path)])
+    inputs.append([Feed(url) for url in feeds])
     progress, on_batch = _progress(sys.stderr.isatty() and not as_json)
     stop = stop_on_signals()
     with progress or nullcontext(), _advise_wait():
@@ -111,7 +129,9 @@ def ingest(
             include=include,
             exclude=exclude,
             wait=wait,
-            prune=[path for path in paths if path != "-" and Path(path).is_dir()] if prune else (),
+            prune=[p for p in paths if p != "-" and not is_url(p) and Path(p).is_dir()]
+            if prune
+            else (),
             on_batch=on_batch,
             stop=stop,
             engine=ray_engine,
