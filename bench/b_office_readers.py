@@ -43,8 +43,11 @@ def run() -> dict[str, float | str]:
             text, headings = read()
         figures[f"{name}_files_per_s"] = round(ROUNDS / (time.perf_counter() - started), 1)
         figures[f"{name}_headings_found_of_4"] = headings
-        figures[f"{name}_table_row_one_line"] = str("West wall | severe" in text or (
-            re.search(r"West wall\W{1,5}severe\W{1,5}2\.1 million", text) is not None
-            and "West wall\n" not in text
-        ))
+        figures[f"{name}_table_row_one_line"] = str(
+            "West wall | severe" in text
+            or (
+                re.search(r"West wall\W{1,5}severe\W{1,5}2\.1 million", text) is not None
+                and "West wall\n" not in text
+            )
+        )
     return figures

@@ -114,7 +114,7 @@ class Job(BaseModel):
         return self
 
     def inputs(self) -> list[Any]:
-        """What `ingest_into` reads for this job: paths, pages, then feeds."""
+        """What a run of this job reads: paths, pages, then feeds."""
         from pipeline.sources.feeds import Feed
 
         return [*self.paths, *self.urls, *(Feed(url) for url in self.feeds)]

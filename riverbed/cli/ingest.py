@@ -92,6 +92,8 @@ def ingest(
             raise click.BadParameter(f"{feed!r} is not an http(s) URL", param_hint="--feed")
     if watch and (feeds or any(is_url(path) for path in paths)):
         raise click.UsageError("--watch follows folders: schedule URLs and feeds instead")
+    if engine == "ray" and (feeds or any(is_url(path) for path in paths)):
+        raise click.UsageError("--engine ray reads files and folders: not URLs or feeds")
     ray_engine = _ray_engine(engine, ray_address, workers, stdin="-" in paths, watch=watch)
     if watch:
         from riverbed.cli.watch import watch_folders
