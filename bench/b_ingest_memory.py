@@ -67,15 +67,23 @@ def generate(path: Path, size: int) -> int:
 def ingest_stream(source: Path, data_dir: Path) -> tuple[int, float, float, dict]:
     """(peak RSS in bytes, seconds, CPU seconds, run report) of `riverbed ingest -` reading
     `source`."""
+    return ingest_process(["-"], data_dir, stdin=source)
+
+
+def ingest_process(
+    arguments: list[str], data_dir: Path, stdin: Path | None = None
+) -> tuple[int, float, float, dict]:
+    """(peak RSS in bytes, seconds, CPU seconds, run report) of `riverbed ingest ARGUMENTS`
+    with the fake encoder, in a process of its own (`stdin`: a file to read as standard input)."""
     command = [sys.executable, "-m", "riverbed.testing", "--data-dir", str(data_dir)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("RIVERBED_")}
     started = time.perf_counter()
-    with source.open("rb") as stdin:
+    with stdin.open("rb") if stdin else open(os.devnull, "rb") as given:
         process = subprocess.Popen(
-            [*command, "ingest", "-", "--json"],
+            [*command, "ingest", *arguments, "--json"],
             cwd=ROOT,
             env=env,
-            stdin=stdin,
+            stdin=given,
             stdout=subprocess.PIPE,
         )
         _, status, usage = os.wait4(process.pid, 0)
