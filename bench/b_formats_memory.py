@@ -12,7 +12,6 @@ model's own memory does not depend on the input.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from email.utils import formatdate
@@ -20,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.b_ingest_memory import ROOT, ingest_process
+from bench.b_ingest_memory import ingest_process, seed_vocabulary, shuffled_prose
 
 REFMAN = Path("/usr/share/R/doc/manual/refman.pdf")
 MB = 1_000_000
-WORDS_PER_MESSAGE = 480
 
 
 def page_counts() -> list[int]:
@@ -52,22 +50,17 @@ def cut_pdf(path: Path, pages: int) -> None:
 
 def write_mailbox(path: Path, size: int) -> int:
     """At least `size` bytes of mbox; return how many messages."""
-    text = " ".join(p.read_text() for p in sorted((ROOT / "seeds").glob("*.txt")))
-    vocabulary = np.array(sorted(set(re.findall(r"[A-Za-z]+", text))))
+    vocabulary = seed_vocabulary()
     rng = np.random.default_rng(11)
     written = count = 0
     with path.open("w") as handle:
         while written < size:
-            words = vocabulary[rng.integers(0, len(vocabulary), WORDS_PER_MESSAGE)]
-            body = "\n\n".join(
-                " ".join(words[i : i + 80]).capitalize() + "."
-                for i in range(0, WORDS_PER_MESSAGE, 80)
-            )
+            body = shuffled_prose(vocabulary, rng)
             message = (
                 f"From sender{count}@example.org Mon Jan  1 00:00:00 2024\n"
                 f"From: Sender {count} <sender{count}@example.org>\n"
                 "To: list@example.org\n"
-                f"Subject: Message {count} about {' '.join(words[:4])}\n"
+                f"Subject: Message {count} about {body.split(' ', 3)[2]}\n"
                 f"Date: {formatdate(1_700_000_000 + count * 60)}\n"
                 f"Message-ID: <{count}@bench.example.org>\n\n{body}\n\n"
             )

@@ -38,25 +38,30 @@ def sizes() -> dict[str, int]:
     return chosen
 
 
+def seed_vocabulary() -> np.ndarray:
+    """The English words of seeds/, sorted."""
+    text = " ".join(p.read_text() for p in sorted((ROOT / "seeds").glob("*.txt")))
+    return np.array(sorted(set(re.findall(r"[A-Za-z]+", text))))
+
+
+def shuffled_prose(vocabulary: np.ndarray, rng: np.random.Generator) -> str:
+    """WORDS_PER_DOCUMENT random words of `vocabulary` as sentences of 16 in paragraphs of 5."""
+    words = vocabulary[rng.integers(0, len(vocabulary), WORDS_PER_DOCUMENT)]
+    sentences = [
+        " ".join(words[i : i + 16]).capitalize() + "." for i in range(0, WORDS_PER_DOCUMENT, 16)
+    ]
+    return "\n\n".join(" ".join(sentences[i : i + 5]) for i in range(0, len(sentences), 5))
+
+
 def generate(path: Path, size: int) -> int:
     """Write at least `size` bytes of JSONL documents to `path`; return how many."""
-    text = " ".join(p.read_text() for p in sorted((ROOT / "seeds").glob("*.txt")))
-    vocabulary = np.array(sorted(set(re.findall(r"[A-Za-z]+", text))))
+    vocabulary = seed_vocabulary()
     rng = np.random.default_rng(7)
     written = count = 0
     with path.open("w") as handle:
         while written < size:
-            words = vocabulary[rng.integers(0, len(vocabulary), WORDS_PER_DOCUMENT)]
-            sentences = [
-                " ".join(words[i : i + 16]).capitalize() + "."
-                for i in range(0, WORDS_PER_DOCUMENT, 16)
-            ]
-            paragraphs = [" ".join(sentences[i : i + 5]) for i in range(0, len(sentences), 5)]
-            record = {
-                "id": f"doc-{count}",
-                "title": f"Document {count}",
-                "text": "\n\n".join(paragraphs),
-            }
+            text = shuffled_prose(vocabulary, rng)
+            record = {"id": f"doc-{count}", "title": f"Document {count}", "text": text}
             line = json.dumps(record) + "\n"
             handle.write(line)
             written += len(line)
