@@ -14,13 +14,10 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import faiss
-import numpy as np
 import pytest
 
 from index import Index
 from index.store import sqlite_faiss
-from index.store.faiss_vectors import write_streamed
 from index.store.sqlite_faiss import SqliteFaissStore
 from pipeline import ingest
 from riverbed.settings import Settings
@@ -121,10 +118,29 @@ def test_kill_9_leaves_a_consistent_index_and_a_rerun_completes_it(
         store.close()
 
 
+def _vector_files(data: Path) -> list[Path]:
+    """The vector view's files: manifests, segments, tombstones, centroids."""
+    return sorted(data.glob("vectors-*"))
+
+
+def _keep_vector_files(data: Path, folder: Path) -> Path:
+    folder.mkdir()
+    for path in _vector_files(data):
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+def _restore_vector_files(data: Path, folder: Path) -> None:
+    for path in _vector_files(data):
+        path.unlink()
+    for path in folder.iterdir():
+        shutil.copy(path, data / path.name)
+
+
 @pytest.fixture
 def two_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
-    """An index of part one whose vector file is saved, then part two ingested on top; returns
-    (data dir, the vector file of part one alone, part two's corpus)."""
+    """An index of part one whose vector files are saved, then part two ingested on top;
+    returns (data dir, a folder with the vector files of part one alone, part two's corpus)."""
     install(monkeypatch)
     lines = write_corpus(tmp_path / "all.jsonl", 40).read_text().splitlines(keepends=True)
     first, second = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
@@ -133,17 +149,16 @@ def two_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Pa
     data = tmp_path / "data"
     settings = Settings(data_dir=data, batch_documents=8)
     ingest(first, settings=settings)
-    (saved,) = data.glob("vectors-*.faiss")
-    kept = shutil.copy(saved, tmp_path / saved.name)
+    kept = _keep_vector_files(data, tmp_path / "part-one")
     ingest(second, settings=settings)
-    return data, Path(kept), second
+    return data, kept, second
 
 
 def test_missing_vector_files_are_rebuilt_from_the_catalog(
     two_parts: tuple[Path, Path, Path],
 ) -> None:
     data, _, _ = two_parts
-    for path in data.glob("vectors-*.faiss"):
+    for path in _vector_files(data):
         path.unlink()
     assert _problems(data) == []
     assert _finds_itself(data, 3) and _finds_itself(data, 33)
@@ -151,8 +166,10 @@ def test_missing_vector_files_are_rebuilt_from_the_catalog(
 
 def test_an_unreadable_vector_file_is_rebuilt(two_parts: tuple[Path, Path, Path]) -> None:
     data, _, _ = two_parts
-    (saved,) = data.glob("vectors-*.faiss")
-    saved.write_bytes(b"not a faiss index")
+    segments = list(data.glob("vectors-seg-*.npy"))
+    assert segments
+    for segment in segments:
+        segment.write_bytes(b"not a vector segment")
     assert _problems(data) == []
     assert _finds_itself(data, 3) and _finds_itself(data, 33)
 
@@ -161,9 +178,7 @@ def test_a_vector_file_behind_the_catalog_is_caught_up(
     two_parts: tuple[Path, Path, Path],
 ) -> None:
     data, behind, _ = two_parts
-    for path in data.glob("vectors-*.faiss"):
-        path.unlink()
-    shutil.copy(behind, data / behind.name)
+    _restore_vector_files(data, behind)
     assert _problems(data) == []
     assert _finds_itself(data, 33)  # only in the catalog's change log, not in the file
 
@@ -179,12 +194,9 @@ def test_a_vector_file_older_than_the_change_log_is_rebuilt(
     (tmp_path / "two.jsonl").write_text("".join(lines[8:]))
     data = tmp_path / "data"
     ingest(tmp_path / "one.jsonl", settings=Settings(data_dir=data))
-    (saved,) = data.glob("vectors-*.faiss")
-    old = shutil.copy(saved, tmp_path / saved.name)
+    old = _keep_vector_files(data, tmp_path / "part-one")
     ingest(tmp_path / "two.jsonl", settings=Settings(data_dir=data))
-    for path in data.glob("vectors-*.faiss"):
-        path.unlink()
-    shutil.copy(old, data / saved.name)
+    _restore_vector_files(data, old)
     assert _problems(data) == []
     assert _finds_itself(data, 12)
 
@@ -212,18 +224,3 @@ def test_check_reports_what_is_broken(two_parts: tuple[Path, Path, Path]) -> Non
     assert "FTS index does not match" in problems
     assert "change log entries are ahead of the catalog generation" in problems
     assert "vector file (generation" in problems and "is ahead of the catalog" in problems
-
-
-def test_a_vector_file_written_page_by_page_is_the_one_faiss_writes(tmp_path: Path) -> None:
-    """An ingest writes the vector file from the catalog without holding the index in memory;
-    the file must be byte for byte what FAISS itself writes, or readers could not load it."""
-    rng = np.random.default_rng(0)
-    vectors = rng.random((1000, 384), dtype=np.float32)
-    ids = np.arange(5, 3005, 3, dtype=np.int64)
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(384))
-    index.add_with_ids(vectors, ids)
-    faiss.write_index(index, str(tmp_path / "reference.bin"))
-    pages = ((ids[i : i + 300], vectors[i : i + 300]) for i in range(0, 1000, 300))
-    written = write_streamed(tmp_path, 7, 384, 1000, pages)
-    assert written.name == "vectors-000000000007.faiss"
-    assert written.read_bytes() == (tmp_path / "reference.bin").read_bytes()

@@ -1,27 +1,34 @@
-"""The FAISS view of the stored vectors: derived from the catalog, saved atomically, caught up.
+"""The FAISS view of the stored vectors, in memory: loaded from the segment files, caught up.
 
 The catalog holds every passage vector and a log of which passage ids changed at which
-generation. This file keeps a FAISS index in step with it: on open it loads the newest saved file
-(`vectors-<generation>.faiss`, written to a temporary name and renamed, so a crash never leaves a
-torn file) and replays the changes logged since; a missing or unreadable file is rebuilt.
-A process that only writes never needs the index in memory: `write_streamed` writes the same
-file from the catalog page by page.
+generation; vector_segments.py keeps the files on disk (immutable segments named by a manifest,
+appended and merged as the catalog changes). This class loads the newest readable manifest's
+live records and replays the changes logged since; missing or unreadable files are rebuilt from
+the catalog.
 
-A search scans a float16 copy of the vectors (made in memory when a process first searches,
-kept in step with every change) for more candidates than asked, then scores those on the float32
-vectors: half the memory to stream per question, and the same top k as scanning the float32
-vectors whenever the float16 rounding (< 1e-3 of a cosine) does not move a passage across the
-margin (on 300 questions over 18k passages it never did). The copy is split in shards by id, one
-per core (up to SCAN_SHARDS), scanned side by side: a scan is bound by one core's memory
-bandwidth, and the other cores are idle by then (a search's lexical side is done).
+Two layouts, chosen by the files (vector_segments.ANN_FROM):
+- `flat`, below ANN_FROM passages: exact. A search scans a float16 copy of the vectors for more
+  candidates than asked, then scores those on the float32 vectors: half the memory to stream
+  per question, and the same top k as scanning the float32 vectors whenever the float16 rounding
+  (< 1e-3 of a cosine) does not move a passage across the margin (on 300 questions over 18k
+  passages it never did). The copy is split in shards by id, one per core (up to SCAN_SHARDS),
+  scanned side by side: a scan is bound by one core's memory bandwidth, and the other cores are
+  idle by then (a search's lexical side is done).
+- `ivf`: an inverted file (FAISS IndexIVFScalarQuantizer: float16 codes, and a hash table from
+  id to code, so a removal costs what it removes). A search probes the NPROBE lists whose
+  centroids are nearest the question for 2 k + SCAN_MARGIN candidates, then scores those on the
+  catalog's float32 vectors; no float32 copy is held (at a million passages it would be 1.5 GB).
+  A filter is applied while probing, with more lists probed the fewer passages it lets through;
+  when that would read more vectors than the filter allows, or the probe finds fewer than asked,
+  the allowed vectors themselves are scanned: the top k among the passages that pass, never
+  fewer than exist.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
-import re
-import struct
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,9 +37,23 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-_FILE = re.compile(r"^vectors-(\d{12})\.faiss$")
-SCAN_MARGIN = 16  # a search scans the float16 copy for 2 k + this many candidates
+from index.store import vector_segments
+from index.store.vector_segments import (
+    PAGE,
+    TRAIN_PER_LIST,
+    Manifest,
+    list_count,
+    live_pages,
+    manifests,
+    newest_manifest,
+    read_centroids,
+    readable_manifests,
+    train_centroids,
+)
+
+SCAN_MARGIN = 16  # a search scores 2 k + this many candidates exactly
 SCAN_SHARDS = max(1, min(os.cpu_count() or 1, 4))
+NPROBE = 64  # inverted lists probed per question (ivf)
 # Scans the float16 shards but the first (which the searching thread scans itself). Each thread
 # tells OpenMP it works alone, as searching threads do (see FaissVectors.search).
 _SCAN_THREADS = ThreadPoolExecutor(
@@ -42,21 +63,103 @@ _SCAN_THREADS = ThreadPoolExecutor(
     initargs=(1,),
 )
 
+VectorsOf = Callable[[list[int]], Iterable[tuple[int, np.ndarray]]]
+
 
 class FaissVectors:
-    """A FAISS IndexIDMap2 over inner product on unit vectors (cosine), keyed by passage id."""
+    """Passage vectors by passage id, searched by inner product on unit vectors (cosine)."""
 
     def __init__(self, directory: Path, dim: int) -> None:
         self.directory = directory
         self.dim = dim
         self.generation = 0
-        self.index = self._empty()
-        self._scanned: list[faiss.IndexIDMap2] | None = None  # the float16 shards, once searched
+        self.layout = "flat"
+        self.index: faiss.Index = _flat(dim)
+        self._scanned: list[faiss.IndexIDMap2] | None = None  # flat: float16 shards, once searched
+        self._centroids: str | None = None  # ivf: the file of the centroids in use
+        self._trained_at = 0
+        self._quantizer: faiss.IndexFlatIP | None = None  # ivf: held, the index only points at it
+        self._present = np.zeros(0, dtype=bool)  # ivf: passage id -> held
+        self._seen_manifest: str | None = None  # the newest manifest's name at the last look
         self.lock = threading.RLock()
-        self._load_newest()
+        for manifest in readable_manifests(directory, dim):
+            try:
+                self._load(manifest)
+                break
+            except (OSError, ValueError, RuntimeError):
+                continue  # unreadable: fall back to an older manifest, or a rebuild
 
-    def _empty(self) -> faiss.IndexIDMap2:
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+    # -- the two layouts -----------------------------------------------------------------------
+
+    def _load(self, manifest: Manifest) -> None:
+        if manifest.layout == "flat":
+            index = _flat(self.dim)
+            for page in live_pages(self.directory, manifest):
+                index.add_with_ids(np.ascontiguousarray(page["vector"]), page["id"])
+            self._use(index, "flat", manifest.generation)
+        else:
+            centroids = read_centroids(self.directory, manifest)
+            index = self._inverted(centroids)
+            for page in live_pages(self.directory, manifest):
+                _add_listed(index, page["id"], page["vector"], page["list"])
+            self._use(index, "ivf", manifest.generation, manifest.centroids, manifest.trained_at)
+
+    def _use(
+        self,
+        index: faiss.Index,
+        layout: str,
+        generation: int,
+        centroids: str | None = None,
+        trained_at: int = 0,
+    ) -> None:
+        self.index, self.layout, self.generation = index, layout, generation
+        self._scanned = None
+        self._centroids, self._trained_at = centroids, trained_at
+        self._present = np.zeros(0, dtype=bool)
+        if layout == "ivf":
+            self._mark(self.ids(), True)
+
+    def _inverted(self, centroids: np.ndarray) -> faiss.IndexIVFScalarQuantizer:
+        self._quantizer = faiss.IndexFlatIP(self.dim)
+        self._quantizer.add(np.ascontiguousarray(centroids, dtype=np.float32))
+        index = faiss.IndexIVFScalarQuantizer(
+            self._quantizer,
+            self.dim,
+            len(centroids),
+            faiss.ScalarQuantizer.QT_fp16,
+            faiss.METRIC_INNER_PRODUCT,
+        )
+        index.is_trained = True  # float16 codes need no training; the centroids are given
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        return index
+
+    def _mark(self, ids: np.ndarray, held: bool) -> None:
+        if not len(ids):
+            return
+        top = int(ids.max()) + 1
+        if top > len(self._present):
+            grown = np.zeros(max(top, 2 * len(self._present)), dtype=bool)
+            grown[: len(self._present)] = self._present
+            self._present = grown
+        self._present[ids] = held
+
+    def _held(self, ids: np.ndarray) -> np.ndarray:
+        inside = ids < len(self._present)
+        held = np.zeros(len(ids), dtype=bool)
+        held[inside] = self._present[ids[inside]]
+        return held
+
+    def ids(self) -> np.ndarray:
+        """Every passage id held (once per vector held)."""
+        if self.layout == "flat":
+            return faiss.vector_to_array(self.index.id_map)
+        lists = self.index.invlists
+        found = [
+            faiss.rev_swig_ptr(lists.get_ids(number), lists.list_size(number)).copy()
+            for number in range(lists.nlist)
+            if lists.list_size(number)
+        ]
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     def _float16_shards(self) -> list[faiss.IndexIDMap2]:
         if self._scanned is None:
@@ -75,6 +178,155 @@ class FaissVectors:
                     faiss.vector_to_array(self.index.id_map),
                 )
         return self._scanned
+
+    # -- catching up ---------------------------------------------------------------------------
+
+    def catch_up(
+        self,
+        catalog_generation: int,
+        changes_since: Callable[[int], list[int] | None],
+        vectors_of: VectorsOf,
+        all_vectors: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]],
+    ) -> None:
+        """Bring the index to `catalog_generation`.
+
+        `changes_since(g)` lists passage ids touched after generation g, or None when the log no
+        longer reaches back that far: then everything is rebuilt from `all_vectors`, as it is
+        when the log names more passages than are held (and than ANN_FROM). When the saved
+        files have changed layout (the index grew past ANN_FROM, or its centroids were trained
+        again), they are loaded first.
+        """
+        with self.lock:
+            if self.generation == catalog_generation:
+                return
+            self._follow_the_files(catalog_generation)
+            touched = (
+                changes_since(self.generation) if self.generation <= catalog_generation else None
+            )
+            if touched is None or len(touched) > max(
+                vector_segments.ANN_FROM, 2 * self.index.ntotal
+            ):
+                self._rebuild(all_vectors())  # no log, or more to replay than to read afresh
+            elif touched:
+                self._replace(np.asarray(touched, dtype=np.int64), vectors_of(touched))
+            self.generation = catalog_generation
+
+    def _follow_the_files(self, catalog_generation: int) -> None:
+        """Load the newest manifest if its layout or centroids are not the ones held."""
+        listed = manifests(self.directory)
+        newest = listed[-1][1].name if listed else None
+        if newest == self._seen_manifest:
+            return  # nothing saved since the last look: one directory listing per catch-up
+        self._seen_manifest = newest
+        manifest = newest_manifest(self.directory, self.dim, catalog_generation)
+        if (
+            manifest is not None
+            and manifest.generation > self.generation
+            and (manifest.layout, manifest.centroids) != (self.layout, self._centroids)
+        ):
+            with contextlib.suppress(OSError, ValueError, RuntimeError):
+                self._load(manifest)  # if it fails, what is held is caught up from the log
+
+    def _replace(self, ids: np.ndarray, rows: Iterable[tuple[int, np.ndarray]]) -> None:
+        """Remove `ids`, then add those of them that still exist (`rows`)."""
+        if self.layout == "flat":
+            for index in [self.index, *(self._scanned or [])]:
+                index.remove_ids(ids)
+        else:
+            self.index.remove_ids(faiss.IDSelectorArray(ids))
+            self._mark(ids, False)
+        rows = list(rows)
+        if not rows:
+            return
+        vectors = np.stack([vector for _, vector in rows])
+        added = np.asarray([pid for pid, _ in rows], dtype=np.int64)
+        self.index.add_with_ids(vectors, added)
+        if self.layout == "flat" and self._scanned is not None:
+            _add_to_shards(self._scanned, vectors, added)
+        if self.layout == "ivf":
+            self._mark(added, True)
+
+    def _rebuild(self, pages: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Everything from the catalog: exact below ANN_FROM passages, else inverted lists
+        (the saved centroids when there are any, else trained on a sample now)."""
+        kept_ids: list[np.ndarray] = []
+        kept: list[np.ndarray] = []  # float32 while the index may stay exact, then float16
+        count = 0
+        for ids, vectors in pages:
+            count += len(ids)
+            if count >= vector_segments.ANN_FROM and kept and kept[0].dtype != np.float16:
+                kept = [held.astype(np.float16) for held in kept]
+            kept_ids.append(ids)
+            kept.append(
+                vectors.astype(np.float16) if count >= vector_segments.ANN_FROM else vectors
+            )
+        if count < vector_segments.ANN_FROM:
+            index = _flat(self.dim)
+            for ids, vectors in zip(kept_ids, kept, strict=True):
+                index.add_with_ids(vectors, ids)
+            self._use(index, "flat", self.generation)
+            return
+        manifest = newest_manifest(self.directory, self.dim)
+        centroids = (
+            read_centroids(self.directory, manifest)
+            if manifest is not None and manifest.layout == "ivf"
+            else None
+        )
+        name, trained_at = (
+            (manifest.centroids, manifest.trained_at) if centroids is not None else (None, count)
+        )
+        if centroids is None:
+            lists = list_count(count)
+            every = np.concatenate(kept)
+            chosen = np.random.default_rng(0).choice(
+                count, min(count, TRAIN_PER_LIST * lists), replace=False
+            )
+            centroids = train_centroids(every[np.sort(chosen)].astype(np.float32), lists)
+        index = self._inverted(centroids)
+        for ids, vectors in zip(kept_ids, kept, strict=True):
+            _add_listed(index, ids, vectors)
+        self._use(index, "ivf", self.generation, name, trained_at)
+
+    # -- searching -----------------------------------------------------------------------------
+
+    def search(
+        self,
+        vector: np.ndarray,
+        k: int,
+        allowed: list[int] | None = None,
+        exact_vectors: VectorsOf | None = None,
+    ) -> list[tuple[int, float]]:
+        """The `k` passages nearest `vector` among `allowed` (all when None), best first, ties
+        by id. `exact_vectors` reads float32 vectors by id for the final scores (the inverted
+        lists hold float16 ones); without it those are used."""
+        # One question is one row: OpenMP's threads only add start-up and contention (a 15k-vector
+        # search on a busy 2-core machine: ~50 ms with 2 threads, ~1.5 ms with 1). The setting
+        # belongs to the calling thread (libgomp), so each searching thread makes it itself.
+        faiss.omp_set_num_threads(1)
+        query = np.ascontiguousarray(vector, dtype=np.float32)
+        with self.lock:
+            if self.index.ntotal == 0 or k <= 0 or (allowed is not None and not allowed):
+                return []
+            wanted = min(2 * k + SCAN_MARGIN, self.index.ntotal)
+            if self.layout == "flat":
+                selector = None
+                if allowed is not None:
+                    selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+                ids = self._scan(query.reshape(1, -1), wanted, selector)
+                scores = self.index.reconstruct_batch(ids) @ query if len(ids) else None
+            else:
+                ids = self._probe(query, wanted, allowed)
+                scores = None if exact_vectors else self.index.reconstruct_batch(ids) @ query
+        if not len(ids):
+            return []
+        if scores is None:  # ivf: exact scores from the catalog, outside the lock
+            exact = dict(exact_vectors(ids.tolist()))
+            ids = np.asarray([pid for pid in ids.tolist() if pid in exact], dtype=np.int64)
+            if not len(ids):
+                return []
+            scores = np.stack([exact[pid] for pid in ids.tolist()]) @ query
+        best = np.lexsort((ids, -scores))[:k]  # highest first, ties by id
+        return [(int(i), float(s)) for i, s in zip(ids[best], scores[best], strict=True)]
 
     def _scan(
         self, query: np.ndarray, wanted: int, selector: faiss.IDSelector | None
@@ -98,91 +350,61 @@ class FaissVectors:
         ids, scores = ids[ids >= 0], scores[ids >= 0]
         return ids[np.argsort(-scores, kind="stable")[:wanted]]
 
-    def _saved_files(self) -> list[tuple[int, Path]]:
-        found = []
-        for path in self.directory.glob("vectors-*.faiss"):
-            match = _FILE.match(path.name)
-            if match:
-                found.append((int(match.group(1)), path))
-        return sorted(found)
+    def _probe(self, query: np.ndarray, wanted: int, allowed: list[int] | None) -> np.ndarray:
+        """Candidates from the inverted lists: the nearest lists' best, or the allowed ones'."""
+        total, lists = self.index.ntotal, self.index.nlist
+        if allowed is None:
+            params = faiss.SearchParametersIVF(nprobe=min(lists, NPROBE))
+            _, ids = self.index.search(query.reshape(1, -1), wanted, params=params)
+            return ids[0][ids[0] >= 0]
+        chosen = np.unique(np.asarray(allowed, dtype=np.int64))
+        chosen = chosen[self._held(chosen)]
+        if not len(chosen):
+            return chosen
+        probed = min(lists, math.ceil(NPROBE * total / len(chosen)))
+        if len(chosen) <= probed * total / lists:  # fewer allowed than the lists would read
+            return self._scan_allowed(query, chosen, wanted)
+        selector = faiss.IDSelectorBatch(chosen)
+        params = faiss.SearchParametersIVF(nprobe=probed, sel=selector)
+        _, ids = self.index.search(query.reshape(1, -1), wanted, params=params)
+        ids = ids[0][ids[0] >= 0]
+        if len(ids) < min(wanted, len(chosen)):
+            return self._scan_allowed(query, chosen, wanted)
+        return ids
 
-    def _load_newest(self) -> None:
-        for generation, path in reversed(self._saved_files()):
-            try:
-                index = faiss.read_index(str(path))
-            except RuntimeError:
-                continue  # unreadable: fall back to an older file, or a rebuild
-            if index.d == self.dim:
-                self.index, self.generation, self._scanned = index, generation, None
-                return
-
-    def catch_up(
-        self,
-        catalog_generation: int,
-        changes_since: Callable[[int], list[int] | None],
-        vectors_of: Callable[[list[int]], Iterable[tuple[int, np.ndarray]]],
-        all_vectors: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]],
-    ) -> None:
-        """Bring the index to `catalog_generation`.
-
-        `changes_since(g)` lists passage ids touched after generation g, or None when the log no
-        longer reaches back that far (then everything is rebuilt from `all_vectors`).
-        """
-        with self.lock:
-            if self.generation == catalog_generation:
-                return
-            touched = (
-                changes_since(self.generation) if self.generation <= catalog_generation else None
-            )
-            if touched is None:
-                self.index, self._scanned = self._empty(), None
-                for ids, vectors in all_vectors():
-                    self.index.add_with_ids(vectors, ids)
-            elif touched:
-                ids = np.asarray(touched, dtype=np.int64)
-                for index in [self.index, *(self._scanned or [])]:
-                    index.remove_ids(ids)
-                rows = list(vectors_of(touched))
-                if rows:
-                    vectors = np.stack([vector for _, vector in rows])
-                    added = np.asarray([pid for pid, _ in rows], dtype=np.int64)
-                    self.index.add_with_ids(vectors, added)
-                    if self._scanned is not None:
-                        _add_to_shards(self._scanned, vectors, added)
-            self.generation = catalog_generation
-
-    def search(
-        self, vector: np.ndarray, k: int, allowed: list[int] | None = None
-    ) -> list[tuple[int, float]]:
-        # One question is one row: OpenMP's threads only add start-up and contention (a 15k-vector
-        # search on a busy 2-core machine: ~50 ms with 2 threads, ~1.5 ms with 1). The setting
-        # belongs to the calling thread (libgomp), so each searching thread makes it itself.
-        faiss.omp_set_num_threads(1)
-        query = np.ascontiguousarray(vector, dtype=np.float32)
-        with self.lock:
-            if self.index.ntotal == 0 or k <= 0 or (allowed is not None and not allowed):
-                return []
-            selector = None
-            if allowed is not None:
-                selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-            wanted = min(2 * k + SCAN_MARGIN, self.index.ntotal)
-            ids = self._scan(query.reshape(1, -1), wanted, selector)
-            if not len(ids):
-                return []
-            scores = self.index.reconstruct_batch(ids) @ query
-        best = np.lexsort((ids, -scores))[:k]  # highest first, ties by id
-        return [(int(i), float(s)) for i, s in zip(ids[best], scores[best], strict=True)]
-
-    def save(self) -> Path:
-        """Write the index for its generation atomically, then drop older files."""
-        with self.lock:
-            return _publish(
-                self.directory, self.generation, lambda path: faiss.write_index(self.index, path)
-            )
+    def _scan_allowed(self, query: np.ndarray, allowed: np.ndarray, wanted: int) -> np.ndarray:
+        """The `wanted` best of `allowed` by their float16 codes, read one by one."""
+        scores = np.concatenate(
+            [
+                self.index.reconstruct_batch(allowed[start : start + PAGE]) @ query
+                for start in range(0, len(allowed), PAGE)
+            ]
+        )
+        return allowed[np.lexsort((allowed, -scores))[:wanted]]
 
     @property
     def count(self) -> int:
         return int(self.index.ntotal)
+
+
+def _flat(dim: int) -> faiss.IndexIDMap2:
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+def _add_listed(
+    index: faiss.IndexIVF, ids: np.ndarray, vectors: np.ndarray, lists: np.ndarray | None = None
+) -> None:
+    """Add vectors to their inverted lists (given, or the nearest centroid's), a page at a time."""
+    for start in range(0, len(ids), PAGE):
+        page = np.ascontiguousarray(vectors[start : start + PAGE], dtype=np.float32)
+        page_ids = np.ascontiguousarray(ids[start : start + PAGE], dtype=np.int64)
+        if lists is None:
+            index.add_with_ids(page, page_ids)
+            continue
+        page_lists = np.ascontiguousarray(lists[start : start + PAGE], dtype=np.int64)
+        index.add_core(
+            len(page), faiss.swig_ptr(page), faiss.swig_ptr(page_ids), faiss.swig_ptr(page_lists)
+        )
 
 
 def _add_to_shards(shards: list[faiss.IndexIDMap2], vectors: np.ndarray, ids: np.ndarray) -> None:
@@ -192,61 +414,3 @@ def _add_to_shards(shards: list[faiss.IndexIDMap2], vectors: np.ndarray, ids: np
         chosen = home == number
         if chosen.any():
             shard.add_with_ids(vectors[chosen], ids[chosen])
-
-
-def write_streamed(
-    directory: Path,
-    generation: int,
-    dim: int,
-    count: int,
-    pages: Iterable[tuple[np.ndarray, np.ndarray]],
-) -> Path:
-    """Write the vector file of `generation` from `count` vectors given as (ids, vectors) pages,
-    holding one page at a time.
-
-    The bytes are those `faiss.write_index` writes for an IndexIDMap2 over an IndexFlatIP (a
-    test holds them equal): the two headers, the vectors, then the ids.
-    """
-    header = struct.pack("<iqqq?i", dim, count, 1 << 20, 1 << 20, True, faiss.METRIC_INNER_PRODUCT)
-    prefix = b"IxM2" + header + b"IxFI" + header + struct.pack("<Q", count * dim)
-    ids_at = len(prefix) + count * dim * 4 + 8
-
-    def write(path: str) -> None:
-        written = 0
-        with open(path, "r+b") as handle:
-            handle.write(prefix)
-            handle.seek(ids_at - 8)
-            handle.write(struct.pack("<Q", count))
-            for ids, vectors in pages:
-                if written + len(ids) > count:
-                    break
-                handle.seek(len(prefix) + written * dim * 4)
-                handle.write(np.ascontiguousarray(vectors, dtype="<f4").tobytes())
-                handle.seek(ids_at + written * 8)
-                handle.write(np.ascontiguousarray(ids, dtype="<i8").tobytes())
-                written += len(ids)
-        if written != count:
-            raise RuntimeError(f"expected {count} vectors, got {written} or more")
-
-    return _publish(directory, generation, write)
-
-
-def _publish(directory: Path, generation: int, write: Callable[[str], None]) -> Path:
-    """Write `vectors-<generation>.faiss` through a temporary file renamed into place, then
-    drop older files and temporaries left by a crash."""
-    target = directory / f"vectors-{generation:012d}.faiss"
-    if not target.exists():
-        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".faiss.tmp")
-        os.close(handle)
-        try:
-            write(temporary)
-            os.replace(temporary, target)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
-    for path in directory.glob("vectors-*.faiss"):
-        match = _FILE.match(path.name)
-        if match and int(match.group(1)) < generation:
-            path.unlink(missing_ok=True)
-    for stale in directory.glob("*.faiss.tmp"):
-        stale.unlink(missing_ok=True)
-    return target

@@ -15,8 +15,6 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 
-import faiss
-
 from index.store.faiss_vectors import FaissVectors
 
 if TYPE_CHECKING:
@@ -117,11 +115,11 @@ def _vector_problems(store: SqliteFaissStore, dim: int) -> list[str]:
     if vectors.generation > generation:
         problems.append(
             f"the vector file (generation {vectors.generation}) is ahead of the catalog"
-            f" (generation {generation}): the catalog was replaced; delete the vectors-*.faiss"
+            f" (generation {generation}): the catalog was replaced; delete the vectors-*"
             " files to rebuild them"
         )
     vectors.catch_up(generation, store._changes_since, store._vectors_of, store._all_vectors)
-    ids = faiss.vector_to_array(vectors.index.id_map)
+    ids = vectors.ids()
     unique = set(ids.tolist())
     if len(unique) != len(ids):
         problems.append(f"{len(ids) - len(unique)} passage id(s) appear twice in FAISS")

@@ -35,7 +35,8 @@ from index.store.base import (
     passage_at_home,
 )
 from index.store.bm25_postings import Bm25Postings
-from index.store.faiss_vectors import FaissVectors, write_streamed
+from index.store.faiss_vectors import FaissVectors
+from index.store.vector_segments import save_segments
 
 SCHEMA_VERSION = 1
 CATALOG = "catalog.sqlite"
@@ -510,31 +511,29 @@ class SqliteFaissStore(StoreBase):
         return vectors
 
     def save_vectors(self) -> None:
-        """Persist the FAISS file (writer only) and trim the change log it no longer needs.
-
-        A process that has not searched holds no FAISS index and does not load one: it writes
-        the file from the catalog page by page, so an ingest's memory does not grow with the
-        index."""
-        if self._vectors is not None:
-            vectors = self.vectors()
-            vectors.save()
-            generation = vectors.generation
-        else:
-            generation = self._write_vectors_from_catalog()
-        floor = max(0, generation - CHANGE_LOG_KEEP)
-        with self._transaction() as db:
-            db.execute("DELETE FROM changes WHERE generation <= ?", (floor,))
-            db.execute("UPDATE meta SET value = ? WHERE key = 'changes_floor'", (str(floor),))
-
-    def _write_vectors_from_catalog(self) -> int:
+        """Bring the vector files up to the catalog (writer only) and trim the change log they
+        no longer need. A save writes what changed since the last one (vector_segments.py),
+        read from the catalog, so a process that only writes never holds the index in memory
+        and an ingest's memory does not grow with it."""
         dim = self.dim()
         if dim is None:
             raise StoreError("the index is empty: run `riverbed ingest PATH` first")
         with self._snapshot() as db:
             generation = self.generation()
             count = db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
-            write_streamed(self.data_dir, generation, dim, count, self._all_vectors())
-        return generation
+            save_segments(
+                self.data_dir,
+                dim,
+                generation,
+                count,
+                self._changes_since,
+                self._vectors_of,
+                self._all_vectors,
+            )
+        floor = max(0, generation - CHANGE_LOG_KEEP)
+        with self._transaction() as db:
+            db.execute("DELETE FROM changes WHERE generation <= ?", (floor,))
+            db.execute("UPDATE meta SET value = ? WHERE key = 'changes_floor'", (str(floor),))
 
     def check(self) -> list[str]:
         """Consistency problems between catalog, FTS and FAISS, one line each (none: [])."""
@@ -590,7 +589,7 @@ class SqliteFaissStore(StoreBase):
         self, vector: np.ndarray, k: int, filters: Filters | None = None
     ) -> list[tuple[int, float]]:
         vectors = self.vectors()
-        return vectors.search(vector, k, self._allowed(filters))
+        return vectors.search(vector, k, self._allowed(filters), self._vectors_of)
 
     def lexical_search(
         self, terms: Sequence[str], k: int, filters: Filters | None = None

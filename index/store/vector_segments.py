@@ -1,0 +1,422 @@
+"""The vector files on disk: immutable segments named by a manifest, appended and merged.
+
+The catalog is the source of truth; these files are a derived view that a reader loads instead
+of reading every vector back from SQLite. A save costs what changed since the last one:
+
+- a **segment** (`vectors-seg-<seq>-<token>.npy`) is one NumPy array of records (passage id,
+  inverted list, vector), written once, never changed. Its `seq` is the catalog generation it
+  was saved at;
+- **tombstones** (`vectors-dead-<token>.npy`): (passage id, before) pairs. A record of that id
+  in a segment whose seq is below `before` is dead: the passage was removed, or stated again in
+  a newer segment (a re-ingested document touches its passages; their vectors never change,
+  since a passage's id is its text's);
+- the **manifest** (`vectors-<generation>.json`) names the segments, the tombstones and the
+  vectors' layout at one catalog generation. It is written last, through a temporary file
+  renamed into place, so a crash at any moment leaves the previous manifest whole.
+
+Saving appends one segment of the passages changed since the newest manifest (read from the
+catalog's change log) and merges the newest segments while the older of the last two is no more
+than MERGE_RATIO times the newer: segment sizes stay roughly geometric, so there are O(log n)
+of them and each vector is rewritten O(log n) times over its life, as in an LSM tree. Files of
+the newest two manifests are kept (a reader may be opening the previous one); older ones go.
+
+Below ANN_FROM passages the layout is `flat`: float32 vectors, scanned exactly. From ANN_FROM on
+it is `ivf`: float16 vectors, each in the inverted list of its nearest centroid (k-means on a
+sample of the catalog, LISTS_PER_ROOT * sqrt(n) lists), searched by probing the lists nearest a
+question (faiss_vectors.py). The centroids are trained again, and every vector rewritten, when
+the index has grown RETRAIN_GROWTH times since they were; back below ANN_FROM / 2 it is flat
+again. Each change of layout rewrites everything once; growth is geometric, so that is O(1)
+per vector.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+ANN_FROM = 50_000  # passages from which the inverted-list layout is used
+LISTS_PER_ROOT = 2  # inverted lists: this many times the square root of the passages
+TRAIN_PER_LIST = 40  # k-means sample: this many vectors per list
+TRAIN_ITERATIONS = 10
+RETRAIN_GROWTH = 4
+MERGE_RATIO = 2
+PAGE = 65_536  # vectors read, converted or written at a time
+
+_MANIFEST = re.compile(r"^vectors-(\d{12})\.json$")
+DEAD = np.dtype([("id", "<i8"), ("before", "<i8")])
+
+Pages = Iterable[tuple[np.ndarray, np.ndarray]]  # (ids, float32 vectors)
+
+
+def record_type(dim: int, layout: str) -> np.dtype:
+    vector = "<f4" if layout == "flat" else "<f2"
+    return np.dtype([("id", "<i8"), ("list", "<i4"), ("vector", vector, (dim,))])
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    seq: int
+    count: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    generation: int
+    dim: int
+    layout: str  # "flat" or "ivf"
+    segments: tuple[Segment, ...] = ()
+    dead: str | None = None  # the tombstones' file
+    centroids: str | None = None  # ivf: the centroids' file
+    trained_at: int = 0  # ivf: passages when the centroids were trained
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def count(self) -> int:
+        """Records in the segments, dead ones included."""
+        return sum(segment.count for segment in self.segments)
+
+    def files(self) -> set[str]:
+        names = {segment.name for segment in self.segments}
+        return names | {name for name in (self.dead, self.centroids) if name}
+
+    def to_json(self) -> str:
+        fields = {
+            "generation": self.generation,
+            "dim": self.dim,
+            "layout": self.layout,
+            "segments": [[s.name, s.seq, s.count] for s in self.segments],
+            "dead": self.dead,
+            "centroids": self.centroids,
+            "trained_at": self.trained_at,
+        }
+        return json.dumps(fields, indent=1)
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        fields = json.loads(path.read_text())
+        segments = tuple(Segment(name, seq, count) for name, seq, count in fields.pop("segments"))
+        manifest = cls(segments=segments, path=path, **fields)
+        missing = [name for name in manifest.files() if not (path.parent / name).is_file()]
+        if missing or manifest.layout not in ("flat", "ivf"):
+            raise ValueError(f"{path.name} names missing files: {', '.join(missing)}")
+        return manifest
+
+
+def manifests(directory: Path) -> list[tuple[int, Path]]:
+    """The manifests in `directory`, oldest first."""
+    found = []
+    for path in directory.glob("vectors-*.json"):
+        match = _MANIFEST.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def readable_manifests(directory: Path, dim: int, at_most: int | None = None) -> Iterator[Manifest]:
+    """Manifests that can be read and whose files are all there, newest first."""
+    for generation, path in reversed(manifests(directory)):
+        if at_most is not None and generation > at_most:
+            continue
+        try:
+            manifest = Manifest.read(path)
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+        if manifest.dim == dim:
+            yield manifest
+
+
+def newest_manifest(directory: Path, dim: int, at_most: int | None = None) -> Manifest | None:
+    return next(readable_manifests(directory, dim, at_most), None)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def read_records(directory: Path, name: str) -> np.ndarray:
+    return np.load(directory / name, mmap_mode="r")
+
+
+def read_dead(directory: Path, manifest: Manifest) -> np.ndarray:
+    if manifest.dead is None:
+        return np.zeros(0, DEAD)
+    return np.load(directory / manifest.dead)
+
+
+def live_mask(records: np.ndarray, seq: int, dead: np.ndarray) -> np.ndarray:
+    """Which of a segment's records are alive: no tombstone of their id from after `seq`."""
+    killing = dead["id"][dead["before"] > seq]
+    if not len(killing):
+        return np.ones(len(records), dtype=bool)
+    return ~np.isin(records["id"], killing)
+
+
+def live_pages(directory: Path, manifest: Manifest) -> Iterator[np.ndarray]:
+    """The live records of every segment, oldest segment first, a page at a time."""
+    dead = read_dead(directory, manifest)
+    for segment in manifest.segments:
+        records = read_records(directory, segment.name)
+        for start in range(0, len(records), PAGE):
+            page = records[start : start + PAGE]
+            yield page[live_mask(page, segment.seq, dead)]
+
+
+def read_centroids(directory: Path, manifest: Manifest) -> np.ndarray | None:
+    if manifest.centroids is None:
+        return None
+    return np.load(directory / manifest.centroids)
+
+
+# -- the inverted lists --------------------------------------------------------------------------
+
+
+def list_count(passages: int) -> int:
+    return max(1, round(LISTS_PER_ROOT * math.sqrt(passages)))
+
+
+def train_centroids(sample: np.ndarray, lists: int) -> np.ndarray:
+    """Spherical k-means centroids of `sample` (float32 unit vectors)."""
+    lists = min(lists, len(sample))
+    kmeans = faiss.Kmeans(
+        sample.shape[1],
+        lists,
+        niter=TRAIN_ITERATIONS,
+        spherical=True,
+        seed=1234,
+        min_points_per_centroid=1,  # a small index trains on all it has, without a warning
+    )
+    kmeans.train(np.ascontiguousarray(sample, dtype=np.float32))
+    return kmeans.centroids
+
+
+def nearest_lists(centroids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    quantizer = faiss.IndexFlatIP(centroids.shape[1])
+    quantizer.add(centroids)
+    _, lists = quantizer.search(np.ascontiguousarray(vectors, dtype=np.float32), 1)
+    return lists[:, 0].astype(np.int32)
+
+
+def sample_of(pages: Pages, count: int, wanted: int) -> np.ndarray:
+    """About `wanted` vectors spread evenly over `count` given as pages."""
+    stride = max(1, count // max(1, wanted))
+    taken, seen = [], 0
+    for _, vectors in pages:
+        offsets = np.arange(len(vectors))
+        taken.append(vectors[(seen + offsets) % stride == 0])
+        seen += len(vectors)
+    return np.concatenate(taken) if taken else np.zeros((0, 0), np.float32)
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def _temporary(directory: Path, suffix: str) -> Path:
+    handle, name = tempfile.mkstemp(dir=directory, suffix=suffix + ".tmp")
+    os.close(handle)
+    return Path(name)
+
+
+def _write_array(directory: Path, prefix: str, array: np.ndarray) -> str:
+    name = f"{prefix}-{secrets.token_hex(6)}.npy"
+    temporary = _temporary(directory, ".npy")
+    try:
+        with temporary.open("wb") as handle:
+            np.save(handle, array)
+        os.replace(temporary, directory / name)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return name
+
+
+def write_segment(
+    directory: Path,
+    seq: int,
+    dim: int,
+    layout: str,
+    pages: Iterable[np.ndarray],
+    count: int | None = None,
+) -> Segment:
+    """A segment of the records in `pages`, written through a temporary file.
+
+    With `count` (the records' number, known up front) the file is filled page by page and
+    nothing but a page is held; without it, the pages are gathered first."""
+    kind = record_type(dim, layout)
+    if count is None:
+        records = np.concatenate([np.asarray(page, kind) for page in pages] or [np.zeros(0, kind)])
+        name = _write_array(directory, f"vectors-seg-{seq:012d}", records)
+        return Segment(name, seq, len(records))
+    name = f"vectors-seg-{seq:012d}-{secrets.token_hex(6)}.npy"
+    temporary = _temporary(directory, ".npy")
+    try:
+        target = np.lib.format.open_memmap(temporary, mode="w+", dtype=kind, shape=(count,))
+        written = 0
+        for page in pages:
+            if written + len(page) > count:
+                raise RuntimeError(f"expected {count} vectors, got more")
+            target[written : written + len(page)] = page
+            written += len(page)
+        if written != count:
+            raise RuntimeError(f"expected {count} vectors, got {written}")
+        target.flush()
+        del target
+        os.replace(temporary, directory / name)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return Segment(name, seq, count)
+
+
+def records_of(
+    ids: np.ndarray, vectors: np.ndarray, layout: str, centroids: np.ndarray | None
+) -> np.ndarray:
+    """Records (id, list, vector) in `layout` of float32 `vectors`."""
+    records = np.zeros(len(ids), record_type(vectors.shape[1], layout))
+    records["id"] = ids
+    records["vector"] = vectors
+    records["list"] = nearest_lists(centroids, vectors) if centroids is not None else -1
+    return records
+
+
+def publish(directory: Path, manifest: Manifest) -> Path:
+    """Write `manifest` through a temporary file renamed into place, then drop what neither it
+    nor the previous manifest names, and temporaries left by a crash."""
+    target = directory / f"vectors-{manifest.generation:012d}.json"
+    temporary = _temporary(directory, ".json")
+    try:
+        temporary.write_text(manifest.to_json())
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    kept = [replace(manifest, path=target)]
+    for older in readable_manifests(directory, manifest.dim, manifest.generation - 1):
+        kept.append(older)
+        break
+    keep = (
+        {target.name}
+        | {m.path.name for m in kept if m.path}
+        | set().union(*(m.files() for m in kept))
+    )
+    for path in directory.glob("vectors-*"):
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
+    for stale in directory.glob("*.tmp"):
+        stale.unlink(missing_ok=True)
+    return target
+
+
+# -- saving: what a writer does -------------------------------------------------------------------
+
+
+def wanted_layout(count: int, manifest: Manifest | None) -> tuple[str, bool]:
+    """The layout for `count` passages, and whether the centroids must be trained (again)."""
+    layout = manifest.layout if manifest else "flat"
+    if layout == "flat" and count >= ANN_FROM:
+        return "ivf", True
+    if layout == "ivf" and count < ANN_FROM // 2:
+        return "flat", False
+    if layout == "ivf" and manifest is not None:
+        return "ivf", count >= RETRAIN_GROWTH * manifest.trained_at
+    return layout, False
+
+
+def save_segments(
+    directory: Path,
+    dim: int,
+    generation: int,
+    count: int,
+    changes_since: Callable[[int], list[int] | None],
+    vectors_of: Callable[[list[int]], Iterable[tuple[int, np.ndarray]]],
+    all_vectors: Callable[[], Pages],
+) -> Path:
+    """Bring the files to the catalog's `generation` (the caller holds a read snapshot in which
+    there are `count` passages): a segment of what changed, or everything anew."""
+    manifest = newest_manifest(directory, dim, generation)
+    if manifest is not None and manifest.generation == generation:
+        return publish(directory, manifest)
+    layout, train = wanted_layout(count, manifest)
+    touched = changes_since(manifest.generation) if manifest is not None else None
+    if manifest is None or touched is None or train or layout != manifest.layout:
+        return publish(
+            directory,
+            _rewrite(directory, dim, generation, count, layout, manifest, train, all_vectors),
+        )
+    centroids = read_centroids(directory, manifest)
+    segments = list(manifest.segments)
+    dead = read_dead(directory, manifest)
+    if touched:
+        found = list(vectors_of(touched))
+        if found:
+            ids = np.asarray([pid for pid, _ in found], dtype=np.int64)
+            vectors = np.stack([vector for _, vector in found])
+            page = records_of(ids, vectors, layout, centroids)
+            segments.append(write_segment(directory, generation, dim, layout, [page]))
+        dead = _with_tombstones(dead, np.asarray(touched, dtype=np.int64), generation)
+    segments, dead = _merged(directory, dim, layout, segments, dead)
+    dead_name = manifest.dead
+    if touched or len(dead) != len(read_dead(directory, manifest)):
+        dead_name = _write_array(directory, "vectors-dead", dead) if len(dead) else None
+    saved = replace(manifest, generation=generation, segments=tuple(segments), dead=dead_name)
+    return publish(directory, saved)
+
+
+def _rewrite(
+    directory: Path,
+    dim: int,
+    generation: int,
+    count: int,
+    layout: str,
+    manifest: Manifest | None,
+    train: bool,
+    all_vectors: Callable[[], Pages],
+) -> Manifest:
+    """Every vector of the catalog in one segment, page by page."""
+    centroids, centroids_name, trained_at = None, None, 0
+    if layout == "ivf":
+        if train or manifest is None or manifest.centroids is None:
+            lists = list_count(count)
+            centroids = train_centroids(
+                sample_of(all_vectors(), count, TRAIN_PER_LIST * lists), lists
+            )
+            centroids_name = _write_array(directory, "vectors-centroids", centroids)
+            trained_at = count
+        else:
+            centroids = read_centroids(directory, manifest)
+            centroids_name, trained_at = manifest.centroids, manifest.trained_at
+    pages = (records_of(ids, vectors, layout, centroids) for ids, vectors in all_vectors())
+    segment = write_segment(directory, generation, dim, layout, pages, count)
+    return Manifest(generation, dim, layout, (segment,), None, centroids_name, trained_at)
+
+
+def _with_tombstones(dead: np.ndarray, ids: np.ndarray, before: int) -> np.ndarray:
+    fresh = np.zeros(len(ids), DEAD)
+    fresh["id"], fresh["before"] = ids, before
+    kept = dead[~np.isin(dead["id"], ids)]
+    return np.concatenate([kept, fresh])
+
+
+def _merged(
+    directory: Path, dim: int, layout: str, segments: list[Segment], dead: np.ndarray
+) -> tuple[list[Segment], np.ndarray]:
+    """Merge the newest two segments while the older is at most MERGE_RATIO times the newer;
+    drop tombstones that no segment is old enough to hold any more."""
+    while len(segments) >= 2 and segments[-2].count <= MERGE_RATIO * segments[-1].count:
+        older, newer = segments[-2], segments[-1]
+        pages = []
+        for segment in (older, newer):
+            records = read_records(directory, segment.name)
+            pages.append(np.asarray(records[live_mask(records, segment.seq, dead)]))
+        merged = np.concatenate(pages)
+        segments[-2:] = [write_segment(directory, newer.seq, dim, layout, [merged], len(merged))]
+    oldest = min((segment.seq for segment in segments), default=None)
+    if oldest is None:
+        return segments, dead[:0]
+    return segments, dead[dead["before"] > oldest]
