@@ -137,6 +137,6 @@ def test_a_signal_stops_the_ingest_after_the_batch_in_flight(
     try:
         assert store.check() == []
         assert store.runs(1)[0]["status"] == "interrupted"
-        assert (data / f"vectors-{generation(data):012d}.faiss").exists()
+        assert (data / f"vectors-{generation(data):012d}.json").exists()  # vectors saved
     finally:
         store.close()
