@@ -35,6 +35,7 @@ import numpy as np
 from bench import synthetic
 from bench.b_serve import free_port
 from bench.corpora import CACHE, ROOT, clean_env
+from bench.timing import encoding_p50, search_latency
 
 SIZES = (10_000, 100_000, 1_000_000)
 PASSAGES_PER_DOCUMENT = 5.0  # about, at the default chunks (3333 documents: 16,783)
@@ -133,7 +134,6 @@ def exact_top(store: Any, questions: np.ndarray, k: int) -> list[set[int]]:
 
 def latency(store: Any, asked: list[str]) -> dict[str, float]:
     from index.model import ModelInfo
-    from index.query import search
     from riverbed.settings import Settings
     from riverbed.testing import FakeEncoder
 
@@ -141,15 +141,8 @@ def latency(store: Any, asked: list[str]) -> dict[str, float]:
     encoder = FakeEncoder(ModelInfo.from_setting(settings.model))
     figures = {}
     for mode in ("dense", "hybrid"):
-        for question in asked[:20]:
-            search(store, encoder, question, settings, k=5, mode=mode)  # type: ignore[arg-type]
-        took = []
-        for question in asked:
-            started = time.perf_counter()
-            search(store, encoder, question, settings, k=5, mode=mode)  # type: ignore[arg-type]
-            took.append((time.perf_counter() - started) * 1000)
-        figures[f"{mode}_p50_ms"] = round(float(np.percentile(took, 50)), 2)
-        figures[f"{mode}_p99_ms"] = round(float(np.percentile(took, 99)), 2)
+        p50, p99 = search_latency(store, encoder, asked, settings, mode)
+        figures[f"{mode}_p50_ms"], figures[f"{mode}_p99_ms"] = p50, p99
     return figures
 
 
@@ -229,11 +222,6 @@ def run() -> dict[str, float | str]:
             figures[f"{size}_{key}"] = value
     settings = Settings()
     onnx = query_encoder(ModelInfo.from_setting(settings.model), "auto", settings.cache_dir)
-    took = []
-    for question in synthetic.questions(100):
-        started = time.perf_counter()
-        onnx.embed_queries([question])
-        took.append((time.perf_counter() - started) * 1000)
-    figures["query_encoding_onnx_p50_ms"] = round(float(np.percentile(took, 50)), 2)
+    figures["query_encoding_onnx_p50_ms"] = encoding_p50(onnx, synthetic.questions(100))
     figures["load_average_after"] = round(os.getloadavg()[0], 1)
     return figures

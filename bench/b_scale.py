@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from bench.timing import encoding_p50, search_latency
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -195,7 +195,6 @@ def fake_encoder_factory(store: Any, settings: Any) -> Callable[[], Any]:
 def query_latency(server: str, folder: Path) -> dict[str, float | str]:
     from index.encoder import query_encoder
     from index.model import ModelInfo
-    from index.query import search
     from index.store.postgres import PostgresStore
     from index.store.sqlite_faiss import SqliteFaissStore
     from pipeline.ingestion import ingest_with
@@ -230,25 +229,14 @@ def query_latency(server: str, folder: Path) -> dict[str, float | str]:
                 figures["size_postgres_hnsw_mb"] = round(hnsw / 2**20, 1)
             store.warm()  # as `riverbed serve` does
             for mode in ("dense", "lexical", "hybrid"):
-                for question in questions[:20]:  # warm caches and connections
-                    search(store, encoder, question, settings, k=5, mode=mode)  # type: ignore[arg-type]
-                took = []
-                for question in questions:
-                    started = time.perf_counter()
-                    search(store, encoder, question, settings, k=5, mode=mode)  # type: ignore[arg-type]
-                    took.append((time.perf_counter() - started) * 1000)
-                figures[f"query_{name}_{mode}_p50_ms"] = round(float(np.percentile(took, 50)), 1)
-                figures[f"query_{name}_{mode}_p99_ms"] = round(float(np.percentile(took, 99)), 1)
+                p50, p99 = search_latency(store, encoder, questions, settings, mode)
+                figures[f"query_{name}_{mode}_p50_ms"] = p50
+                figures[f"query_{name}_{mode}_p99_ms"] = p99
     finally:
         for store in stores.values():
             store.close()
     onnx = query_encoder(ModelInfo.from_setting(settings.model), "auto", settings.cache_dir)
-    took = []
-    for question in questions[:100]:
-        started = time.perf_counter()
-        onnx.embed_queries([question])
-        took.append((time.perf_counter() - started) * 1000)
-    figures["query_encoding_onnx_p50_ms"] = round(float(np.percentile(took, 50)), 1)
+    figures["query_encoding_onnx_p50_ms"] = encoding_p50(onnx, questions[:100])
     return figures
 
 
