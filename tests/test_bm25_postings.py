@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,3 +145,27 @@ def test_rankings_follow_writes_of_another_process(
     writer.write(WriteBatch(upserts=[record(i, paragraphs) for i, paragraphs in corpus.items()]))
     assert_same_rankings(writer, reader, asked)
     assert postings.generation == writer.generation()
+
+
+def test_postings_read_in_ranges_and_apart_rank_as_in_fts5(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large index reads its postings a range of terms at a time, on a thread of their own
+    (warm without waiting): FTS5 ranks until they are in, then they do, the same either way."""
+    monkeypatch.setattr(bm25_postings, "BUILD_OCCURRENCES", 500)  # many ranges
+    writer = SqliteFaissStore(tmp_path / "data")
+    writer.bind_model(MODEL, DIM)
+    writer.write(WriteBatch(upserts=[record(i, paragraphs) for i, paragraphs in articles()]))
+    reader = SqliteFaissStore(tmp_path / "data", create=False)
+    try:
+        asked = questions()[::25]
+        reader.warm(wait=False)
+        assert_same_rankings(writer, reader, asked)  # while reading, or once read
+        for thread in threading.enumerate():
+            if thread.name == "riverbed-bm25":
+                thread.join()
+        assert reader._bm25 is not None and reader._bm25.generation == reader.generation()
+        assert_same_rankings(writer, reader, asked)
+    finally:
+        reader.close()
+        writer.close()

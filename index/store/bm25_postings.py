@@ -30,8 +30,19 @@ from index.store.fts5_terms import BM25_B, BM25_K1, Fts5Terms
 REBUILD_SHARE = 0.2  # rebuild once added or removed passages reach this share of the rows
 _TOKENS_REMEMBERED = 100_000  # question terms whose FTS5 tokens are kept
 
-# Per term, every occurrence's passage id, in term order then passage order: one row per term.
-_VOCABULARY = "SELECT term, count(*), group_concat(doc) FROM temp.{vocab} GROUP BY term"
+# Postings are held compact, 6 bytes each (a million passages hold ~150 million): passage ids
+# fit 32 bits, and a term occurs fewer than 65,536 times in one passage (chunks are a few
+# hundred tokens; more is clipped, which changes no score: BM25 saturates long before).
+DOC_TYPE = np.int32
+FREQ_TYPE = np.uint16
+BUILD_OCCURRENCES = 4_000_000  # the postings are read this many term occurrences at a time
+
+# Per term (in the given range), every occurrence's passage id, in term order then passage
+# order: one row per term.
+_VOCABULARY = (
+    "SELECT term, count(*), group_concat(doc) FROM temp.{vocab}"
+    " WHERE term >= ? AND term <= ? GROUP BY term"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +52,8 @@ class _Postings:
     generation: int
     terms: dict[str, int]  # term -> its row in `offsets`
     offsets: np.ndarray  # postings of term row r: docs[offsets[r]:offsets[r + 1]]
-    docs: np.ndarray  # passage ids (int64)
-    freqs: np.ndarray  # how often the term occurs in each (float64)
+    docs: np.ndarray  # passage ids (DOC_TYPE)
+    freqs: np.ndarray  # how often the term occurs in each (FREQ_TYPE; float64 when scored)
     added: dict[str, tuple[np.ndarray, np.ndarray]]  # postings of passages added since the build
     lengths: np.ndarray  # tokens per passage id (float64)
     alive: np.ndarray  # passage id -> in the index (bool)
@@ -124,8 +135,9 @@ class Bm25Postings:
         ids, where = np.unique(np.concatenate([docs for docs, _ in found]), return_inverse=True)
         scores = np.zeros(len(ids))
         start = 0
-        for docs, freqs in found:  # FTS5's sum: the query's terms in turn
+        for docs, counts in found:  # FTS5's sum: the query's terms in turn
             hits = len(docs)
+            freqs = counts.astype(np.float64)
             idf = math.log((state.rows - hits + 0.5) / (hits + 0.5))
             if idf <= 0.0:
                 idf = 1e-6
@@ -182,7 +194,7 @@ class Bm25Postings:
         alive, lengths = _grown(state.alive, size), _grown(state.lengths, size)
         alive[gone] = False
         tokens = state.tokens - float(lengths[gone].sum())
-        additions: dict[str, tuple[list[int], list[float]]] = {}
+        additions: dict[str, tuple[list[int], list[int]]] = {}
         split = self._fts5_terms.tokens([text for _, text in new])
         for (pid, _), passage_tokens in zip(new, split, strict=True):
             alive[pid], lengths[pid] = True, len(passage_tokens)
@@ -193,13 +205,13 @@ class Bm25Postings:
             for token, count in counts.items():
                 docs, freqs = additions.setdefault(token, ([], []))
                 docs.append(pid)
-                freqs.append(float(count))
+                freqs.append(count)
         added = dict(state.added)
         for token, (docs, freqs) in additions.items():
             old_docs, old_freqs = added.get(token, (state.docs[:0], state.freqs[:0]))
             added[token] = (
-                np.concatenate([old_docs, np.asarray(docs, dtype=np.int64)]),
-                np.concatenate([old_freqs, np.asarray(freqs, dtype=np.float64)]),
+                np.concatenate([old_docs, np.asarray(docs, dtype=DOC_TYPE)]),
+                np.concatenate([old_freqs, _counts(freqs)]),
             )
         return replace(
             state,
@@ -214,31 +226,46 @@ class Bm25Postings:
 
 
 def _build(db: sqlite3.Connection, generation: int) -> _Postings:
-    """Every posting of the catalog's FTS5 index, read through a temporary fts5vocab table."""
-    vocab = "riverbed_passage_terms"
+    """Every posting of the catalog's FTS5 index, read through temporary fts5vocab tables a
+    range of terms at a time (BUILD_OCCURRENCES), so reading holds one range's text at once."""
     db.execute(
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{vocab} USING"
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.riverbed_passage_terms USING"
         " fts5vocab(main, passages_fts, instance)"
     )
-    rows = db.execute(_VOCABULARY.format(vocab=vocab)).fetchall()
+    db.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.riverbed_term_counts USING"
+        " fts5vocab(main, passages_fts, row)"
+    )
     # FTS5's own row list (the rows bm25() counts), a narrow table: the passages table's pages
     # are left unread.
     passage_ids = np.fromiter(
         (row[0] for row in db.execute("SELECT id FROM passages_fts_docsize")), np.int64
     )
-    terms = {row[0]: index for index, row in enumerate(rows)}
-    occurrences = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
-    # Each occurrence's passage, grouped by term, in passage order within a term.
-    occurrence_docs = np.fromstring(",".join(row[2] for row in rows), dtype=np.int64, sep=",")
-    occurrence_terms = np.repeat(np.arange(len(rows)), occurrences)
-    first = np.ones(len(occurrence_docs), dtype=bool)
-    first[1:] = (occurrence_docs[1:] != occurrence_docs[:-1]) | (
-        occurrence_terms[1:] != occurrence_terms[:-1]
-    )
-    starts = np.flatnonzero(first)
-    docs = occurrence_docs[starts]
-    freqs = np.diff(np.append(starts, len(occurrence_docs))).astype(np.float64)
-    offsets = np.searchsorted(occurrence_terms[starts], np.arange(len(rows) + 1))
+    terms: dict[str, int] = {}
+    docs_parts, freqs_parts, counts_parts = [], [], []
+    for first, last in _term_ranges(db):
+        rows = db.execute(
+            _VOCABULARY.format(vocab="riverbed_passage_terms"), (first, last)
+        ).fetchall()
+        terms.update((row[0], len(terms)) for row in rows)
+        occurrences = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
+        # Each occurrence's passage, grouped by term, in passage order within a term.
+        text = ",".join(row[2] for row in rows)
+        occurrence_docs = np.fromstring(text, dtype=np.int64, sep=",")
+        del text, rows
+        occurrence_terms = np.repeat(np.arange(len(occurrences)), occurrences)
+        first_of_run = np.ones(len(occurrence_docs), dtype=bool)
+        first_of_run[1:] = (occurrence_docs[1:] != occurrence_docs[:-1]) | (
+            occurrence_terms[1:] != occurrence_terms[:-1]
+        )
+        starts = np.flatnonzero(first_of_run)
+        docs_parts.append(occurrence_docs[starts].astype(DOC_TYPE))
+        freqs_parts.append(_counts(np.diff(np.append(starts, len(occurrence_docs)))))
+        counts_parts.append(np.bincount(occurrence_terms[starts], minlength=len(occurrences)))
+    docs = np.concatenate(docs_parts) if docs_parts else np.zeros(0, DOC_TYPE)
+    freqs = np.concatenate(freqs_parts) if freqs_parts else np.zeros(0, FREQ_TYPE)
+    per_term = np.concatenate(counts_parts) if counts_parts else np.zeros(0, np.int64)
+    offsets = np.concatenate([[0], np.cumsum(per_term)]).astype(np.int64)
     size = int(max(passage_ids.max(initial=0), docs.max(initial=0))) + 1
     lengths = np.bincount(docs, weights=freqs, minlength=size).astype(np.float64)
     alive = np.zeros(size, dtype=bool)
@@ -257,6 +284,27 @@ def _build(db: sqlite3.Connection, generation: int) -> _Postings:
         removed=0,
         built_rows=len(passage_ids),
     )
+
+
+def _term_ranges(db: sqlite3.Connection) -> list[tuple[str, str]]:
+    """Ranges of FTS5's terms (first, last; in its order) of about BUILD_OCCURRENCES each."""
+    ranges, first, held, previous = [], None, 0, None
+    for term, occurrences in db.execute("SELECT term, cnt FROM temp.riverbed_term_counts"):
+        if first is None:
+            first = term
+        held += occurrences
+        previous = term
+        if held >= BUILD_OCCURRENCES:
+            ranges.append((first, term))
+            first, held = None, 0
+    if first is not None and previous is not None:
+        ranges.append((first, previous))
+    return ranges
+
+
+def _counts(counts: np.ndarray | list[int]) -> np.ndarray:
+    """Occurrence counts as FREQ_TYPE, clipped to its range."""
+    return np.minimum(np.asarray(counts), np.iinfo(FREQ_TYPE).max).astype(FREQ_TYPE)
 
 
 def _known(state: _Postings, passage_id: int) -> bool:

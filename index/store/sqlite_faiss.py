@@ -42,6 +42,7 @@ SCHEMA_VERSION = 1
 CATALOG = "catalog.sqlite"
 MMAP_BYTES = 1 << 30
 CHANGE_LOG_KEEP = 1000  # generations of change log kept behind the saved vector file
+BM25_IN_BACKGROUND_FROM = 200_000  # passages from which warm() reads BM25's postings apart
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -560,26 +561,42 @@ class SqliteFaissStore(StoreBase):
     def label(self) -> str:
         return f"sqlite+faiss:{self.data_dir}"
 
-    def warm(self) -> None:
+    def warm(self, wait: bool | None = None) -> None:
         """Make this store quick for a process that searches many times: load the FAISS index
         now, hold BM25's postings in memory (bm25_postings.py; without them FTS5 ranks), and
         read the catalog through mmap, without a copy per page (a search reads ~80 passages of
         a few pages each: ~12 % quicker). Mapped pages count in the process's resident set as
         file pages, shared with the OS page cache, which is why a writer does not map them: an
-        ingest's memory stays flat however large the catalog grows."""
+        ingest's memory stays flat however large the catalog grows.
+
+        From BM25_IN_BACKGROUND_FROM passages (or with `wait` False) the postings are read on a
+        thread of their own, a minute or more at a million passages, and FTS5 ranks the
+        questions asked meanwhile (the same scores, slower): the index answers within seconds of
+        opening."""
         self._mmap_bytes = MMAP_BYTES
         if self.dim() is not None:  # an empty index has no vectors yet
             self.vectors()
         with self._vectors_lock:
             if self._bm25 is None:
                 self._bm25 = Bm25Postings()
-        self._caught_up_postings()
+        if wait is None:
+            passages = self.db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+            wait = passages < BM25_IN_BACKGROUND_FROM
+        if wait:
+            self._caught_up_postings(build=True)
+        else:
+            threading.Thread(
+                target=self._caught_up_postings, args=(True,), name="riverbed-bm25", daemon=True
+            ).start()
 
-    def _caught_up_postings(self) -> Bm25Postings | None:
+    def _caught_up_postings(self, build: bool = False) -> Bm25Postings | None:
+        """BM25's postings caught up with the catalog; None when the store was not warmed, or
+        while their first reading (`build`) is still under way."""
         postings = self._bm25
-        if postings is not None:
-            with self._snapshot() as db:
-                postings.catch_up(db, self.generation(), self._changes_since, self._texts_of)
+        if postings is None or (postings.generation is None and not build):
+            return None
+        with self._snapshot() as db:
+            postings.catch_up(db, self.generation(), self._changes_since, self._texts_of)
         return postings
 
     def _texts_of(self, passage_ids: list[int]) -> Iterator[tuple[int, str]]:
