@@ -65,10 +65,12 @@ def test_a_save_writes_what_changed_and_segments_merge(tmp_path: Path) -> None:
         grown = _manifest(store)
         assert [s.count for s in grown.segments] == [120, 1]  # the new passage alone
         assert grown.segments[0] == first.segments[0]  # the old segment is not rewritten
+        assert grown.dead is None  # a new passage is no older segment's to hide
         # A replaced document: its old passages are tombstoned, its new one stated.
         store.write(WriteBatch(upserts=[record("d3", ["d3 says something else now"])]))
         store.write(WriteBatch(deletes=["d5"]))
         store.save_vectors()
+        assert _manifest(store).dead is not None
         assert _reopened_ids(store) == _catalog_ids(store)
         # Equal sizes merge, as a binary counter does: never more than log2(n) + 1 segments.
         for number in range(16):

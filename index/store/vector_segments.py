@@ -52,6 +52,7 @@ RETRAIN_GROWTH = 4
 MERGE_RATIO = 2
 PAGE = 65_536  # vectors read, converted or written at a time
 
+UNKNOWN_TOP_ID = 1 << 62  # a manifest that does not say: any touched id may be held already
 _MANIFEST = re.compile(r"^vectors-(\d{12})\.json$")
 DEAD = np.dtype([("id", "<i8"), ("before", "<i8")])
 
@@ -79,6 +80,7 @@ class Manifest:
     dead: str | None = None  # the tombstones' file
     centroids: str | None = None  # ivf: the centroids' file
     trained_at: int = 0  # ivf: passages when the centroids were trained
+    top_id: int = 0  # the highest passage id any segment has held: ids above it are new
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -99,6 +101,7 @@ class Manifest:
             "dead": self.dead,
             "centroids": self.centroids,
             "trained_at": self.trained_at,
+            "top_id": self.top_id,
         }
         return json.dumps(fields, indent=1)
 
@@ -106,6 +109,7 @@ class Manifest:
     def read(cls, path: Path) -> Manifest:
         fields = json.loads(path.read_text())
         segments = tuple(Segment(name, seq, count) for name, seq, count in fields.pop("segments"))
+        fields.setdefault("top_id", UNKNOWN_TOP_ID)
         manifest = cls(segments=segments, path=path, **fields)
         missing = [name for name in manifest.files() if not (path.parent / name).is_file()]
         if missing or manifest.layout not in ("flat", "ivf"):
@@ -352,19 +356,26 @@ def save_segments(
     centroids = read_centroids(directory, manifest)
     segments = list(manifest.segments)
     dead = read_dead(directory, manifest)
-    if touched:
-        found = list(vectors_of(touched))
-        if found:
-            ids = np.asarray([pid for pid, _ in found], dtype=np.int64)
-            vectors = np.stack([vector for _, vector in found])
-            page = records_of(ids, vectors, layout, centroids)
-            segments.append(write_segment(directory, generation, dim, layout, [page]))
-        dead = _with_tombstones(dead, np.asarray(touched, dtype=np.int64), generation)
-    segments, dead = _merged(directory, dim, layout, segments, dead)
+    top_id = manifest.top_id
+    found = list(vectors_of(touched)) if touched else []
+    if found:
+        ids = np.asarray([pid for pid, _ in found], dtype=np.int64)
+        vectors = np.stack([vector for _, vector in found])
+        page = records_of(ids, vectors, layout, centroids)
+        segments.append(write_segment(directory, generation, dim, layout, [page]))
+        top_id = max(top_id, int(ids.max()))
+    # Only ids an older segment may hold need a tombstone: new passages' ids are above top_id.
+    stated_before = np.asarray([pid for pid in touched if pid <= manifest.top_id], dtype=np.int64)
+    changed = len(stated_before) > 0
+    if changed:
+        dead = _with_tombstones(dead, stated_before, generation)
+    segments, kept = _merged(directory, dim, layout, segments, dead)
     dead_name = manifest.dead
-    if touched or len(dead) != len(read_dead(directory, manifest)):
-        dead_name = _write_array(directory, "vectors-dead", dead) if len(dead) else None
-    saved = replace(manifest, generation=generation, segments=tuple(segments), dead=dead_name)
+    if changed or len(kept) != len(dead):
+        dead_name = _write_array(directory, "vectors-dead", kept) if len(kept) else None
+    saved = replace(
+        manifest, generation=generation, segments=tuple(segments), dead=dead_name, top_id=top_id
+    )
     return publish(directory, saved)
 
 
@@ -391,9 +402,18 @@ def _rewrite(
         else:
             centroids = read_centroids(directory, manifest)
             centroids_name, trained_at = manifest.centroids, manifest.trained_at
-    pages = (records_of(ids, vectors, layout, centroids) for ids, vectors in all_vectors())
-    segment = write_segment(directory, generation, dim, layout, pages, count)
-    return Manifest(generation, dim, layout, (segment,), None, centroids_name, trained_at)
+    top_id = 0
+
+    def pages() -> Iterator[np.ndarray]:
+        nonlocal top_id
+        for ids, vectors in all_vectors():
+            top_id = max(top_id, int(ids.max(initial=0)))
+            yield records_of(ids, vectors, layout, centroids)
+
+    segment = write_segment(directory, generation, dim, layout, pages(), count)
+    return Manifest(
+        generation, dim, layout, (segment,), None, centroids_name, trained_at, top_id=top_id
+    )
 
 
 def _with_tombstones(dead: np.ndarray, ids: np.ndarray, before: int) -> np.ndarray:
