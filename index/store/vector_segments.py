@@ -45,7 +45,7 @@ import faiss
 import numpy as np
 
 ANN_FROM = 50_000  # passages from which the inverted-list layout is used
-LISTS_PER_ROOT = 2  # inverted lists: this many times the square root of the passages
+LISTS_PER_ROOT = 4  # inverted lists: this many times the square root of the passages
 TRAIN_PER_LIST = 40  # k-means sample: this many vectors per list
 TRAIN_ITERATIONS = 10
 RETRAIN_GROWTH = 4
