@@ -114,7 +114,7 @@ def _exact(vectors: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int) -> l
 def inverted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SqliteFaissStore:
     """A store past a lowered ANN_FROM: its files and views are inverted lists."""
     monkeypatch.setattr(vector_segments, "ANN_FROM", 600)
-    monkeypatch.setattr(faiss_vectors, "NPROBE", 16)
+    monkeypatch.setattr(faiss_vectors, "PROBED_SHARE", 0.25)
     store = _store(tmp_path, 300)  # 900 passages
     store.save_vectors()
     return store

@@ -15,7 +15,7 @@ Two layouts, chosen by the files (vector_segments.ANN_FROM):
   scanned side by side: a scan is bound by one core's memory bandwidth, and the other cores are
   idle by then (a search's lexical side is done).
 - `ivf`: an inverted file (FAISS IndexIVFScalarQuantizer: float16 codes, and a hash table from
-  id to code, so a removal costs what it removes). A search probes the NPROBE lists whose
+  id to code, so a removal costs what it removes). A search probes the PROBED_SHARE of lists whose
   centroids are nearest the question for 2 k + SCAN_MARGIN candidates, then scores those on the
   catalog's float32 vectors; no float32 copy is held (at a million passages it would be 1.5 GB).
   A filter is applied while probing, with more lists probed the fewer passages it lets through;
@@ -53,7 +53,7 @@ from index.store.vector_segments import (
 
 SCAN_MARGIN = 16  # a search scores 2 k + this many candidates exactly
 SCAN_SHARDS = max(1, min(os.cpu_count() or 1, 4))
-NPROBE = 64  # inverted lists probed per question (ivf)
+PROBED_SHARE = 0.06  # of the inverted lists, probed per question (ivf): recall 0.99 at 100k
 # Scans the float16 shards but the first (which the searching thread scans itself). Each thread
 # tells OpenMP it works alone, as searching threads do (see FaissVectors.search).
 _SCAN_THREADS = ThreadPoolExecutor(
@@ -99,9 +99,10 @@ class FaissVectors:
             self._use(index, "flat", manifest.generation)
         else:
             centroids = read_centroids(self.directory, manifest)
-            index = self._inverted(centroids)
+            index = self._inverted(centroids, mapped=False)
             for page in live_pages(self.directory, manifest):
-                _add_listed(index, page["id"], page["vector"], page["list"])
+                _add_codes(index, page)
+            index.set_direct_map_type(faiss.DirectMap.Hashtable)
             self._use(index, "ivf", manifest.generation, manifest.centroids, manifest.trained_at)
 
     def _use(
@@ -119,7 +120,12 @@ class FaissVectors:
         if layout == "ivf":
             self._mark(self.ids(), True)
 
-    def _inverted(self, centroids: np.ndarray) -> faiss.IndexIVFScalarQuantizer:
+    def _inverted(
+        self, centroids: np.ndarray, mapped: bool = True
+    ) -> faiss.IndexIVFScalarQuantizer:
+        """Empty inverted lists over `centroids` whose codes are the vectors in float16 (not
+        their residuals), so a segment's records are codes as they are; `mapped`: with the
+        hash table from id to code already (else set once the lists are filled)."""
         self._quantizer = faiss.IndexFlatIP(self.dim)
         self._quantizer.add(np.ascontiguousarray(centroids, dtype=np.float32))
         index = faiss.IndexIVFScalarQuantizer(
@@ -128,9 +134,11 @@ class FaissVectors:
             len(centroids),
             faiss.ScalarQuantizer.QT_fp16,
             faiss.METRIC_INNER_PRODUCT,
+            False,  # by_residual
         )
         index.is_trained = True  # float16 codes need no training; the centroids are given
-        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        if mapped:
+            index.set_direct_map_type(faiss.DirectMap.Hashtable)
         return index
 
     def _mark(self, ids: np.ndarray, held: bool) -> None:
@@ -353,15 +361,16 @@ class FaissVectors:
     def _probe(self, query: np.ndarray, wanted: int, allowed: list[int] | None) -> np.ndarray:
         """Candidates from the inverted lists: the nearest lists' best, or the allowed ones'."""
         total, lists = self.index.ntotal, self.index.nlist
+        probes = max(1, math.ceil(PROBED_SHARE * lists))
         if allowed is None:
-            params = faiss.SearchParametersIVF(nprobe=min(lists, NPROBE))
+            params = faiss.SearchParametersIVF(nprobe=probes)
             _, ids = self.index.search(query.reshape(1, -1), wanted, params=params)
             return ids[0][ids[0] >= 0]
         chosen = np.unique(np.asarray(allowed, dtype=np.int64))
         chosen = chosen[self._held(chosen)]
         if not len(chosen):
             return chosen
-        probed = min(lists, math.ceil(NPROBE * total / len(chosen)))
+        probed = min(lists, math.ceil(probes * total / len(chosen)))
         if len(chosen) <= probed * total / lists:  # fewer allowed than the lists would read
             return self._scan_allowed(query, chosen, wanted)
         selector = faiss.IDSelectorBatch(chosen)
@@ -391,20 +400,27 @@ def _flat(dim: int) -> faiss.IndexIDMap2:
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
 
-def _add_listed(
-    index: faiss.IndexIVF, ids: np.ndarray, vectors: np.ndarray, lists: np.ndarray | None = None
-) -> None:
-    """Add vectors to their inverted lists (given, or the nearest centroid's), a page at a time."""
+def _add_listed(index: faiss.IndexIVF, ids: np.ndarray, vectors: np.ndarray) -> None:
+    """Add vectors to the lists of their nearest centroids, a page at a time."""
     for start in range(0, len(ids), PAGE):
         page = np.ascontiguousarray(vectors[start : start + PAGE], dtype=np.float32)
-        page_ids = np.ascontiguousarray(ids[start : start + PAGE], dtype=np.int64)
-        if lists is None:
-            index.add_with_ids(page, page_ids)
-            continue
-        page_lists = np.ascontiguousarray(lists[start : start + PAGE], dtype=np.int64)
-        index.add_core(
-            len(page), faiss.swig_ptr(page), faiss.swig_ptr(page_ids), faiss.swig_ptr(page_lists)
+        index.add_with_ids(page, np.ascontiguousarray(ids[start : start + PAGE], dtype=np.int64))
+
+
+def _add_codes(index: faiss.IndexIVF, records: np.ndarray) -> None:
+    """Put a segment's records into their lists as they are: their float16 vectors are the
+    codes (no conversion, no encoding). The id-to-code map is the caller's to set after."""
+    order = np.argsort(records["list"], kind="stable")
+    lists = records["list"][order]
+    ids = np.ascontiguousarray(records["id"][order])
+    codes = np.ascontiguousarray(records["vector"][order]).view(np.uint8)
+    bounds = np.searchsorted(lists, np.arange(index.nlist + 1))
+    for number in np.flatnonzero(np.diff(bounds)).tolist():
+        start, end = int(bounds[number]), int(bounds[number + 1])
+        index.invlists.add_entries(
+            number, end - start, faiss.swig_ptr(ids[start:end]), faiss.swig_ptr(codes[start:end])
         )
+    index.ntotal += len(records)
 
 
 def _add_to_shards(shards: list[faiss.IndexIDMap2], vectors: np.ndarray, ids: np.ndarray) -> None:
