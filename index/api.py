@@ -67,13 +67,28 @@ class Index:
         k: int = 5,
         mode: Mode | None = None,
         filters: Filters | dict[str, Any] | None = None,
+        min_relevance: float | None = None,
     ) -> list[Passage]:
-        """The `k` best distinct passages for `question`; see `Passage` for the fields."""
+        """The `k` best distinct passages for `question`; see `Passage` for the fields.
+
+        Passages less relevant than `min_relevance` (default: the settings', 0.3) are left out,
+        so a question that nothing here answers gets an empty list; 0 keeps every passage."""
         if isinstance(filters, dict):
             filters = Filters.model_validate(filters)
+        if min_relevance is not None and not 0.0 <= min_relevance <= 1.0:
+            raise ValueError("min_relevance must be between 0 and 1")
         mode = mode or self.settings.mode
         encoder = self.encoder if mode != "lexical" else self._encoder_if_cheap()
-        return search(self.store, encoder, question, self.settings, k=k, mode=mode, filters=filters)
+        return search(
+            self.store,
+            encoder,
+            question,
+            self.settings,
+            k=k,
+            mode=mode,
+            filters=filters,
+            min_relevance=min_relevance,
+        )
 
     def warm(self) -> Index:
         """Load the question encoder and what the store searches from (the FAISS index, BM25's
@@ -90,9 +105,12 @@ class Index:
         max_tokens: int = 1500,
         mode: Mode | None = None,
         filters: Filters | dict[str, Any] | None = None,
+        min_relevance: float | None = None,
     ) -> Context:
         """The best passages for `question` as a numbered, cited prompt context (see context.py)."""
-        passages = self.search(question, k=k, mode=mode, filters=filters)
+        passages = self.search(
+            question, k=k, mode=mode, filters=filters, min_relevance=min_relevance
+        )
         return build_context(passages, max_tokens, model=self.settings.model)
 
     def _encoder_if_cheap(self) -> Encoder | None:

@@ -39,6 +39,7 @@ class Candidate:
     passage: StoredPassage
     score: float
     answer_row: int
+    relevance: float = 0.0
     folded: list[str] = field(default_factory=list)
 
     @property

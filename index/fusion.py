@@ -1,9 +1,10 @@
-"""Fusing retrieval signals: a weighted sum of min-max normalised scores over the candidate pool.
+"""Fusing retrieval signals into one ranking score.
 
-Each signal is scaled to [0, 1] across the candidates of one question, so BM25's unbounded
-scores and cosine similarities add up without calibration; a candidate that a signal did not
-score gets that signal's minimum. A signal weighted 0 does not move the score but still breaks
-ties. The weights are settings.
+`weighted_sum`: the signals are calibrated shares in [0, 1] that mean the same for every question
+(see relevance.py), so they add up as they are: no min-max scaling within one question, which
+would stretch a weak signal's noise (a few common words matched) to the full range and make the
+best candidate score 1 even when nothing answers. A candidate a signal did not score gets 0 from
+it. `reciprocal_rank_fusion` is the textbook hybrid the baselines use.
 """
 
 from __future__ import annotations
@@ -11,29 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 
-def normalise(scores: Mapping[int, float]) -> dict[int, float]:
-    if not scores:
-        return {}
-    low, high = min(scores.values()), max(scores.values())
-    span = high - low
-    return {key: (value - low) / span if span > 0 else 1.0 for key, value in scores.items()}
-
-
-def convex_fusion(
+def weighted_sum(
     signals: Mapping[str, Mapping[int, float]], weights: Mapping[str, float]
 ) -> list[tuple[int, float]]:
-    """(id, fused score in [0, 1]) best first."""
+    """(id, sum of weight x signal, over the weights' total) best first, ties by id."""
     total = sum(weights[name] for name in signals) or 1.0
     fused: dict[int, float] = {}
-    tiebreak: dict[int, float] = {}
     for name, scores in signals.items():
-        for key, value in normalise(scores).items():
-            if weights[name] > 0:
-                fused[key] = fused.get(key, 0.0) + weights[name] * value / total
-            else:
-                tiebreak[key] = tiebreak.get(key, 0.0) + value
-            fused.setdefault(key, 0.0)
-    return sorted(fused.items(), key=lambda pair: (-pair[1], -tiebreak.get(pair[0], 0.0), pair[0]))
+        share = weights[name] / total
+        for key, value in scores.items():
+            fused[key] = fused.get(key, 0.0) + share * value
+    return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
 RRF_K = 60  # Cormack, Clarke and Buettcher (2009): the constant of reciprocal rank fusion

@@ -45,7 +45,13 @@ class Passage(BaseModel):
     """One search result: a passage of a document, with where it came from."""
 
     text: str
-    score: float
+    score: float = Field(description="The ranking score: the weighted sum of the signals.")
+    relevance: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="How well it answers, in [0, 1], comparable between questions and indexes.",
+    )
     doc_id: str
     source: str
     title: str = ""

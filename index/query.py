@@ -2,10 +2,13 @@
 
 1. Candidates: the top passages by dense similarity (the store's vector index) and by BM25 (its
    lexical index), as the mode asks.
-2. Signals per candidate: passage cosine (dense), its best sentence's cosine (sentence), BM25
-   (lexical) and its best sentence's share of the question's terms (coverage); see answer.py.
-   Mode dense uses the first two, lexical the last two, hybrid all four.
-3. Fusion: a weighted sum of the normalised signals (fusion.py); weights are settings.
+2. Signals per candidate, each a calibrated share in [0, 1] (relevance.py): passage cosine
+   (dense) and its best sentence's cosine (sentence), both against the model's chance level;
+   BM25 against the most the question's terms could score (lexical); its best sentence's share
+   of the question's terms (coverage; see answer.py). Mode dense uses the first two, lexical the
+   last two (BM25 leads, coverage refines it), hybrid all four.
+3. Fusion: a weighted sum of the signals (fusion.py); weights are settings. Each result's
+   relevance is the plain mean of its mode's signals; results below `min_relevance` are dropped.
 4. Folding: results that say the same become one, with the others' sources in `also_in`.
 
 The same logic serves every store: a store only answers dense and lexical top-n lists, term
@@ -21,9 +24,10 @@ from typing import Literal
 from index.answer import TermMatcher, best_sentences, idf
 from index.encoder import Encoder
 from index.fold import Candidate, fold
-from index.fusion import convex_fusion
+from index.fusion import weighted_sum
 from index.lexical import query_terms
 from index.models import Answer, Filters, Passage
+from index.relevance import bm25_ceiling, calibrated_cosine, chance_cosine, relevance
 from index.settings import IndexSettings
 from index.store.base import Store
 
@@ -34,6 +38,8 @@ SIGNALS: dict[str, tuple[str, ...]] = {
     "lexical": ("lexical", "coverage"),
     "hybrid": ("dense", "sentence", "lexical", "coverage"),
 }
+# Lexical mode is BM25, refined by the best sentence's term coverage at less than half its weight.
+LEXICAL_WEIGHTS = {"lexical": 1.0, "coverage": 0.4}
 # The lexical side of a search (BM25's top-n, the question's term weights, reading BM25's
 # candidates, their term coverage) runs here while the caller's thread encodes the question and
 # searches the vectors: encoding waits in C (ONNX Runtime) with the GIL released, so on two
@@ -49,11 +55,15 @@ def search(
     k: int = 5,
     mode: Mode | None = None,
     filters: Filters | None = None,
+    min_relevance: float | None = None,
 ) -> list[Passage]:
-    """The top `k` distinct passages for `question`, best first.
+    """The top `k` distinct passages for `question` whose relevance is at least `min_relevance`
+    (default: the settings'), best first; none when nothing here answers it.
 
     `encoder` may be None in lexical mode; answers are then chosen on term coverage alone.
     """
+    if min_relevance is None:
+        min_relevance = settings.min_relevance
     mode = mode or settings.mode
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -69,10 +79,17 @@ def search(
     depth = max(settings.candidates, 2 * k)
 
     def lexical_side() -> tuple[dict[int, float], TermMatcher, dict, dict]:
-        """BM25's candidates, the question's weighted terms, BM25's candidates read with their
-        sentences' term coverage: none of it needs the question's vector."""
-        found = dict(store.lexical_search(terms, depth, filters)) if mode != "dense" else {}
-        matcher = term_matcher(store, terms)
+        """BM25's candidates (as shares of the most the question's terms could score), the
+        question's weighted terms, BM25's candidates read with their sentences' term coverage:
+        none of it needs the question's vector."""
+        counts, total = store.term_document_counts(terms)
+        ceiling = bm25_ceiling(counts, total) or 1.0
+        found = (
+            {pid: bm25 / ceiling for pid, bm25 in store.lexical_search(terms, depth, filters)}
+            if mode != "dense"
+            else {}
+        )
+        matcher = TermMatcher(terms, {term: idf(count, total) for term, count in counts.items()})
         read = store.passages(list(found))
         coverage = {pid: matcher.coverages(p.text, p.sentences) for pid, p in read.items()}
         return found, matcher, read, coverage
@@ -91,29 +108,35 @@ def search(
         "lexical": settings.lexical_weight,
         "coverage": settings.coverage_weight,
     }
+    if mode == "lexical":
+        weights.update(LEXICAL_WEIGHTS)
     # The answer sentence is chosen the same way in every mode; the mode only decides which
     # signals rank the passages.
     evidence = best_sentences(
         pool, query_vector, matcher, weights["sentence"], weights["coverage"], coverage
     )
+    chance = chance_cosine(encoder) if query_vector is not None else 0.0
     available = {
-        "dense": lambda: {pid: float(p.vector @ query_vector) for pid, p in pool.items()},
-        "sentence": lambda: {pid: e.meaning for pid, e in evidence.items()},
-        "lexical": lambda: {pid: score for pid, score in lexical.items() if pid in pool},
+        "dense": lambda: {
+            pid: calibrated_cosine(float(p.vector @ query_vector), chance)
+            for pid, p in pool.items()
+        },
+        "sentence": lambda: {
+            pid: calibrated_cosine(e.meaning, chance) for pid, e in evidence.items()
+        },
+        "lexical": lambda: {pid: share for pid, share in lexical.items() if pid in pool},
         "coverage": lambda: {pid: e.coverage for pid, e in evidence.items()},
     }
     signals = {name: available[name]() for name in SIGNALS[mode]}
-    ranked = convex_fusion(signals, weights)
+    ranked = weighted_sum(signals, weights)
     # Folding looks a little past the k results for sources that say the same; not the whole pool.
     ranked = ranked[: max(3 * k, k + 10)]
-    candidates = [Candidate(pool[pid], score, evidence[pid].row) for pid, score in ranked]
+    candidates = []
+    for pid, score in ranked:
+        passage_relevance = relevance([signal.get(pid, 0.0) for signal in signals.values()])
+        if passage_relevance >= min_relevance:
+            candidates.append(Candidate(pool[pid], score, evidence[pid].row, passage_relevance))
     return [to_passage(c) for c in fold(candidates, k, settings.fold_overlap)]
-
-
-def term_matcher(store: Store, terms: list[str]) -> TermMatcher:
-    """The question's terms, weighted by their IDF in the index."""
-    counts, total = store.term_document_counts(terms)
-    return TermMatcher(terms, {term: idf(count, total) for term, count in counts.items()})
 
 
 def to_passage(candidate: Candidate) -> Passage:
@@ -132,6 +155,7 @@ def to_passage(candidate: Candidate) -> Passage:
     return Passage(
         text=stored.text,
         score=round(candidate.score, 4),
+        relevance=round(candidate.relevance, 4),
         doc_id=stored.doc_id,
         source=stored.source,
         title=stored.title,

@@ -34,13 +34,22 @@ class IndexSettings(BaseSettings):
 
     # Search
     mode: Literal["dense", "lexical", "hybrid"] = "hybrid"
-    dense_weight: float = Field(0.4, ge=0.0, description="Passage cosine similarity.")
-    sentence_weight: float = Field(0.1, ge=0.0, description="Best sentence's cosine similarity.")
+    # Meaning and words half each: the passage's cosine finds the topic, its best sentence's
+    # terms the answer; the sentence's cosine and the passage's BM25 second them (docs/retrieval.md).
+    dense_weight: float = Field(0.4, ge=0.0, description="Passage cosine, calibrated.")
+    sentence_weight: float = Field(0.1, ge=0.0, description="Best sentence's cosine, calibrated.")
     lexical_weight: float = Field(
-        0.0, ge=0.0, description="Passage BM25 (at 0 it nominates candidates and breaks ties)."
+        0.1, ge=0.0, description="Passage BM25 over the most the question's terms could score."
     )
     coverage_weight: float = Field(
-        0.5, ge=0.0, description="Best sentence's weighted share of the question's terms."
+        0.4, ge=0.0, description="Best sentence's weighted share of the question's terms."
+    )
+    # Measured between answerable and unanswerable questions: docs/retrieval.md.
+    min_relevance: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="Results less relevant than this are left out: nothing here answers.",
     )
     candidates: int = Field(40, ge=1, description="Candidates per retriever before fusion.")
     fold_overlap: float = Field(

@@ -34,7 +34,8 @@ class RiverbedRetriever(BaseRetriever):
 
     Each Document's `page_content` is the passage text; its `metadata` holds the source
     document's own metadata, then riverbed's fields (which win on a clash): `source`, `title`,
-    `doc_id`, `start`/`end` (offsets of the passage in the cleaned document), `score`, `answer`
+    `doc_id`, `start`/`end` (offsets of the passage in the cleaned document), `score` (the
+    ranking), `relevance` (0 to 1, comparable between questions), `answer`
     (`text`, `start`/`end` in the passage, `doc_start`/`doc_end` in the document, or None),
     `also_in` (other sources with the same passage), `url` and `published_at` (ISO string).
     """
@@ -45,6 +46,12 @@ class RiverbedRetriever(BaseRetriever):
         None, description="Retrieval mode; None uses the index settings' default."
     )
     filters: Filters | None = Field(None, description="Restrict every search.")
+    min_relevance: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Leave out passages less relevant than this; None uses the index settings'.",
+    )
 
     @classmethod
     def from_data_dir(
@@ -59,7 +66,9 @@ class RiverbedRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        passages = self.index.search(query, k=self.k, mode=self.mode, filters=self.filters)
+        passages = self.index.search(
+            query, k=self.k, mode=self.mode, filters=self.filters, min_relevance=self.min_relevance
+        )
         return [to_document(passage) for passage in passages]
 
 

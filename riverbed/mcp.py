@@ -103,6 +103,15 @@ ModeChoice = Annotated[
         "lexical (exact words only, for names and codes). Omit for the server's default."
     ),
 ]
+MinRelevance = Annotated[
+    float | None,
+    Field(
+        ge=0.0,
+        le=1.0,
+        description="Leave out passages less relevant than this, from 0 to 1 (omit for the "
+        "server's default, normally 0.3). No passages back means nothing indexed answers.",
+    ),
+]
 SearchFilter = Annotated[
     SearchFilters | None, Field(description="Restrict the search; omit to search everything.")
 ]
@@ -210,6 +219,7 @@ def build_server(settings: Settings, allow_writes: bool = False) -> MCPServer:
         k: TopK = 5,
         mode: ModeChoice = None,
         filters: SearchFilter = None,
+        min_relevance: MinRelevance = None,
     ) -> SearchResults:
         """Find the passages of the indexed documents that best answer a question.
 
@@ -217,12 +227,15 @@ def build_server(settings: Settings, allow_writes: bool = False) -> MCPServer:
         (path or URL) and `title`, `doc_id`, `start`/`end` (character offsets of the passage in
         the document's cleaned text), `answer` (the sentence that best answers the question:
         `text`, `start`/`end` in the passage, `doc_start`/`doc_end` in the document), `also_in`
-        (other sources that carry the same passage), `score` (higher is better; compare scores
-        within one search only), `url`, `published_at` and `metadata`.
+        (other sources that carry the same passage), `relevance` (0 to 1, comparable between
+        searches: below about 0.3 it does not answer), `score` (the ranking, within one search),
+        `url`, `published_at` and `metadata`. An empty list: nothing indexed answers it.
         """
         chosen = mode or settings.mode
         with tool_errors():
-            passages = corpus.index().search(question, k=k, mode=chosen, filters=filters)
+            passages = corpus.index().search(
+                question, k=k, mode=chosen, filters=filters, min_relevance=min_relevance
+            )
         return SearchResults(question=question, mode=chosen, passages=passages)
 
     @server.tool(annotations=READ_ONLY, title="Read a document")

@@ -19,6 +19,7 @@ RIVERBED_FIELDS = {
     "start",
     "end",
     "score",
+    "relevance",
     "answer",
     "also_in",
     "url",
@@ -79,3 +80,10 @@ def test_document_metadata_is_flat_and_riverbed_fields_win_a_clash() -> None:
     assert document.metadata["source"] == "https://example.org/beavers"
     assert document.metadata["published_at"].startswith("2024-05-01T00:00:00")
     assert document.id == "beavers:10-29"
+
+
+def test_retriever_returns_nothing_when_nothing_answers(seeded_dir: Path) -> None:
+    with Index.open(seeded_dir) as index:
+        assert RiverbedRetriever(index=index).invoke("zzzqqqxx blorf") == []
+        kept = RiverbedRetriever(index=index, min_relevance=0.0).invoke("zzzqqqxx blorf")
+        assert kept and all(d.metadata["relevance"] < 0.3 for d in kept)

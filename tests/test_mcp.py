@@ -255,3 +255,17 @@ def wait_for_port(port: int, process: subprocess.Popen[str], patience: float = 1
         except OSError:
             time.sleep(0.2)
     pytest.fail(f"riverbed mcp --http did not listen on {port}")
+
+
+def test_search_returns_no_passage_when_nothing_answers(read_only_server: Any) -> None:
+    async def scenario(client: Client) -> None:
+        nothing = await client.call_tool("search", {"question": "zzzqqqxx blorf"})
+        assert not nothing.is_error and nothing.structured_content["passages"] == []
+        closest = await client.call_tool(
+            "search", {"question": "zzzqqqxx blorf", "min_relevance": 0}
+        )
+        assert closest.structured_content["passages"]
+        wrong = error_text(await client.call_tool("search", {"question": "x", "min_relevance": 2}))
+        assert "min_relevance" in wrong
+
+    run_with(read_only_server, scenario)

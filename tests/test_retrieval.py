@@ -77,8 +77,13 @@ def news_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def ask_ids(data_dir: Path, *options: str) -> list[str]:
+    """Every document the filters let through (`--min-relevance 0`: this is about filters)."""
     result = CliRunner().invoke(
-        main, ["--data-dir", str(data_dir), "ask", "storm closed the harbour", "--json", *options]
+        main,
+        [
+            *("--data-dir", str(data_dir), "ask", "storm closed the harbour", "--json"),
+            *("--min-relevance", "0", *options),
+        ],
     )
     assert result.exit_code == 0, result.output
     return [p["doc_id"] for p in json.loads(result.output)["results"]]

@@ -46,18 +46,22 @@ def print_table(title: str, rows: Sequence[tuple[str, Any]]) -> None:
     console().print(table)
 
 
-def print_passages(question: str, passages: Sequence[Any]) -> None:
-    """Rank, score, source, then the passage with its answer sentence marked."""
+def print_passages(question: str, passages: Sequence[Any], min_relevance: float = 0.0) -> None:
+    """Rank, relevance, source, then the passage with its answer sentence marked."""
     from rich.text import Text
 
     out = console()
     if not passages:
-        out.print(f"No passage matches {question!r}.")
+        out.print(
+            f"Nothing here answers {question!r} (no passage reaches relevance {min_relevance:.2f})."
+            if min_relevance > 0
+            else f"No passage matches {question!r}."
+        )
         return
     marked = not out.is_terminal  # without colour, mark the answer with »…«
     for rank, passage in enumerate(passages, start=1):
         header = Text(f"{rank}. ", style="bold")
-        header.append(f"{passage.score:.3f}  ", style="cyan")
+        header.append(f"{passage.relevance:.2f}  ", style="cyan")
         header.append(short_source(passage.source), style="bold")
         if passage.title:
             header.append(f"  {passage.title}", style="dim")

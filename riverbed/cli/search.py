@@ -23,6 +23,11 @@ from riverbed.cli.common import friendly_errors, settings_from
 @click.option(
     "--before", type=click.DateTime(), help="Only documents published on/before this date."
 )
+@click.option(
+    "--min-relevance",
+    type=click.FloatRange(0.0, 1.0),
+    help="Leave out passages less relevant than this (default 0.3; 0 keeps all).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 @friendly_errors
@@ -36,6 +41,7 @@ def ask(
     meta: tuple[str, ...],
     after: Any,
     before: Any,
+    min_relevance: float | None,
     as_json: bool,
 ) -> None:
     """Ask a question; print the best passages with their answer sentence marked.
@@ -62,9 +68,18 @@ def ask(
         published_after=after,
         published_before=before,
     )
-    with Index.open(settings=settings_from(ctx)) as index:
-        passages = index.search(question, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]
+    settings = settings_from(ctx)
+    if min_relevance is None:
+        min_relevance = settings.min_relevance
+    with Index.open(settings=settings) as index:
+        passages = index.search(
+            question,
+            k=k,
+            mode=mode,  # type: ignore[arg-type]
+            filters=filters,
+            min_relevance=min_relevance,
+        )
     if as_json:
         emit_json({"query": question, "results": [p.model_dump(mode="json") for p in passages]})
     else:
-        print_passages(question, passages)
+        print_passages(question, passages, min_relevance)

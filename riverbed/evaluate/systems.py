@@ -35,8 +35,8 @@ def ranker(index: Index, system: str) -> Ranker:
     if system in MODES:
 
         def search(question: str, depth: int) -> list[Ranked]:
-            found = index.search(question, k=depth, mode=system)  # type: ignore[arg-type]
-            return [Ranked(p.doc_id, p.text) for p in found]
+            found = index.search(question, k=depth, mode=system, min_relevance=0.0)  # type: ignore[arg-type]
+            return [Ranked(p.doc_id, p.text, p.relevance) for p in found]
 
         return search
     name = system.removeprefix("baseline:")

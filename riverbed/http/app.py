@@ -89,6 +89,12 @@ class SearchFilters(Filters):
     )
 
 
+MIN_RELEVANCE_HELP = (
+    "Leave out passages less relevant than this, in [0, 1] (default: the server's setting,"
+    " normally 0.3); none left means nothing here answers. 0 keeps every passage."
+)
+
+
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -103,6 +109,16 @@ class SearchRequest(BaseModel):
     context_tokens: int | None = Field(
         None, ge=1, description="Also return the passages as a cited prompt context this long."
     )
+    min_relevance: float | None = Field(
+        None, ge=0.0, le=1.0, description=MIN_RELEVANCE_HELP, examples=[0.3]
+    )
+
+    @field_validator("min_relevance", mode="before")
+    @classmethod
+    def _a_json_fraction(cls, value: Any) -> Any:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError("expected a number between 0 and 1")
+        return value
 
     @field_validator("k", "context_tokens", mode="before")
     @classmethod
@@ -273,6 +289,9 @@ def _add_routes(app: FastAPI, backend: Backend, require_key: WriterKey) -> None:
         context_tokens: Annotated[
             int | None, Query(ge=1, description="Also return a cited prompt context this long.")
         ] = None,
+        min_relevance: Annotated[
+            float | None, Query(ge=0.0, le=1.0, description=MIN_RELEVANCE_HELP)
+        ] = None,
     ) -> SearchResponse:
         """The best passages for a question, with sources, offsets and answer sentences."""
         metadata = dict(pair.split("=", 1) for pair in meta or [])
@@ -283,13 +302,19 @@ def _add_routes(app: FastAPI, backend: Backend, require_key: WriterKey) -> None:
             published_after=after,
             published_before=before,
         )
-        return _search(backend, q, k, mode, filters, context_tokens)
+        return _search(backend, q, k, mode, filters, context_tokens, min_relevance)
 
     @app.post("/search", response_model=SearchResponse, responses=errors, tags=["search"])
     def search_post(request: SearchRequest) -> SearchResponse:
         """The same search with the filters in a JSON body."""
         return _search(
-            backend, request.q, request.k, request.mode, request.filters, request.context_tokens
+            backend,
+            request.q,
+            request.k,
+            request.mode,
+            request.filters,
+            request.context_tokens,
+            request.min_relevance,
         )
 
     @app.post(
@@ -405,12 +430,15 @@ def _search(
     mode: Any,
     filters: Filters | None,
     context_tokens: int | None,
+    min_relevance: float | None = None,
 ) -> SearchResponse:
     if filters is not None:
         for name in ("doc_ids", "sources"):
             if len(getattr(filters, name) or ()) > MAX_FILTER_VALUES:
                 raise HTTPException(400, f"at most {MAX_FILTER_VALUES} {name} per search")
-    passages = backend.index.search(question, k=k, mode=mode, filters=filters)
+    passages = backend.index.search(
+        question, k=k, mode=mode, filters=filters, min_relevance=min_relevance
+    )
     context = None
     if context_tokens is not None:
         context = build_context(passages, context_tokens, model=backend.settings.model)

@@ -1,0 +1,92 @@
+"""Relevance that means the same across questions, and `min_relevance` on every face: an answer
+keeps its passages, a question nothing here answers gets none (real model: the seeds index)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from index import Index
+from index.fusion import reciprocal_rank_fusion, weighted_sum
+from index.relevance import bm25_ceiling, bm25_idf, calibrated_cosine
+from riverbed.cli import main
+from riverbed.http.app import create_app
+from riverbed.settings import Settings
+from tests.conftest import QUESTION
+
+GIBBERISH = "zzzqqqxx blorf"
+OFF_TOPIC = "how long should sourdough bread proof before baking"
+
+
+def test_signals_add_up_as_they_are_and_rrf_counts_ranks() -> None:
+    signals = {"dense": {1: 0.9, 2: 0.2}, "lexical": {2: 0.4}}
+    fused = weighted_sum(signals, {"dense": 0.5, "lexical": 0.5})
+    assert fused == [(1, pytest.approx(0.45)), (2, pytest.approx(0.3))]
+    assert reciprocal_rank_fusion([[1, 2], [2, 3]]) == [
+        (2, pytest.approx(1 / 62 + 1 / 61)),
+        (1, pytest.approx(1 / 61)),
+        (3, pytest.approx(1 / 62)),
+    ]
+
+
+def test_bm25_is_measured_against_the_most_the_terms_could_score() -> None:
+    assert bm25_idf(1, 100) == pytest.approx(math.log(99.5 / 1.5))
+    assert bm25_idf(90, 100) == 1e-6  # a term in most passages says nothing
+    # A term no passage holds still counts: the question asked for it.
+    assert bm25_ceiling({"rare": 1, "absent": 0}, 100) == pytest.approx(
+        2.2 * (math.log(99.5 / 1.5) + math.log(100.5 / 0.5))
+    )
+    assert calibrated_cosine(0.1, 0.1) == 0.0 and calibrated_cosine(1.0, 0.1) == 1.0
+    assert calibrated_cosine(0.55, 0.1) == pytest.approx(0.5)
+
+
+def test_an_answer_is_relevant_and_no_answer_returns_nothing(seeded_dir: Path) -> None:
+    with Index.open(seeded_dir) as index:
+        answered = index.search(QUESTION, k=3)
+        assert answered and "no-fly zone" in answered[0].answer.text
+        assert all(0.3 <= p.relevance <= 1.0 for p in answered)
+        for mode in ("hybrid", "dense", "lexical"):
+            assert index.search(GIBBERISH, mode=mode) == [], mode
+        assert index.search(OFF_TOPIC) == []
+        closest = index.search(OFF_TOPIC, k=3, min_relevance=0.0)
+        assert len(closest) == 3 and all(p.relevance < 0.3 for p in closest)
+        # The same threshold means the same on another question: relevance is not min-max
+        # scaled within a question, so the best of a bad lot is not 1.
+        assert max(p.relevance for p in closest) < answered[0].relevance
+        strict = index.search(QUESTION, k=3, min_relevance=answered[0].relevance)
+        assert [p.text for p in strict] == [answered[0].text]
+        with pytest.raises(ValueError, match="min_relevance"):
+            index.search(QUESTION, min_relevance=1.5)
+
+
+def test_the_command_line_says_in_one_line_that_nothing_answers(seeded_dir: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["--data-dir", str(seeded_dir), "ask", GIBBERISH])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines() == [
+        f"Nothing here answers '{GIBBERISH}' (no passage reaches relevance 0.30)."
+    ]
+    shown = runner.invoke(
+        main, ["--data-dir", str(seeded_dir), "ask", GIBBERISH, "--min-relevance", "0", "--json"]
+    )
+    assert shown.exit_code == 0 and json.loads(shown.output)["results"]
+    wrong = runner.invoke(main, ["--data-dir", str(seeded_dir), "ask", "x", "--min-relevance", "2"])
+    assert wrong.exit_code == 2 and "min-relevance" in wrong.output
+
+
+def test_http_search_and_page_take_min_relevance(seeded_dir: Path) -> None:
+    with TestClient(create_app(Settings(data_dir=seeded_dir))) as client:
+        assert client.get("/search", params={"q": GIBBERISH}).json()["results"] == []
+        kept = client.get("/search", params={"q": GIBBERISH, "min_relevance": 0}).json()
+        assert kept["results"] and all(0 <= p["relevance"] < 0.3 for p in kept["results"])
+        posted = client.post("/search", json={"q": QUESTION, "min_relevance": 0.3}).json()
+        assert "no-fly zone" in posted["results"][0]["answer"]["text"]
+        assert client.post("/search", json={"q": QUESTION, "min_relevance": 2}).status_code == 422
+        assert client.post("/search", json={"q": "x", "min_relevance": "0"}).status_code == 422
+        page = client.get("/", params={"q": GIBBERISH})
+        assert page.status_code == 200 and "Nothing here answers this question" in page.text
