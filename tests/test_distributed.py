@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from index.encoder import query_encoder
 from index.model import ModelInfo
 from index.query import search
+from index.relevance import UNRELATED
 from index.store.postgres import PostgresStore
 from index.store.sqlite_faiss import SqliteFaissStore
 from pipeline import ingest
@@ -142,9 +143,11 @@ def test_the_same_documents_chunks_and_vectors(
 
 
 class CachedQueries:
-    """The query encoder with every question embedded once, up front, for both stores."""
+    """The query encoder with every question embedded once, up front, for both stores (and the
+    sentences search calibrates cosines on)."""
 
     def __init__(self, questions: list[str]) -> None:
+        questions = [*questions, *UNRELATED]
         settings = Settings()
         encoder = query_encoder(ModelInfo.from_setting(settings.model), "auto", settings.cache_dir)
         self.model_id, self.dim = encoder.model_id, encoder.dim
