@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 QUIET_PIP := 2>&1 | { grep -v -e 'is ignored: it is neither a file nor a directory' || true; }
 QUESTION ?= what did Zelensky ask of NATO
 
-.PHONY: help install browser test-files demo demo-postgres test bench lint clean
+.PHONY: help install lock browser test-files demo demo-postgres test bench lint clean
 
 help:
 	@echo "make demo     install, ingest seeds/, answer the Zelensky question"
@@ -19,16 +19,22 @@ help:
 	@echo "make test     install, run the test suite"
 	@echo "make bench    install, run the benchmarks (figures in bench/results/)"
 	@echo "make lint     ruff check and format check"
+	@echo "make lock     resolve the dependencies afresh into constraints.txt (on purpose)"
 	@echo "make clean    remove the virtualenv, the demo index and caches"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip $(QUIET_PIP)
 
-# torch first, pinned: the CPU build; an unpinned torch would pull a multi-GB CUDA build.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet torch==2.13.0 $(QUIET_PIP)
-	$(BIN)/pip install --quiet -e '.[dev]' $(QUIET_PIP)
+# torch first, pinned: the CPU build. pyproject.toml asks for a range, which this build
+# satisfies; without it first, pip would take PyPI's default build (CUDA, several GB).
+TORCH := torch==2.13.0
+# Every other package at the version constraints.txt locks (`make lock` updates it).
+LOCK := constraints.txt
+
+$(VENV)/.installed: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet $(TORCH) $(QUIET_PIP)
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]' $(QUIET_PIP)
 	touch $@
 
 install: $(VENV)/.installed
@@ -62,7 +68,7 @@ test: install browser test-files
 PYDOCS := /usr/share/doc/python3.11/html
 
 $(VENV)/.bench-installed: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev,bench]' $(QUIET_PIP)
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,bench]' $(QUIET_PIP)
 	touch $@
 
 # The PDF libraries are compared on R's manuals, PDF against HTML of the same source; the feed
@@ -78,10 +84,23 @@ bench: install $(VENV)/.bench-installed $(FEEDS)
 	@test -f $(R_MANUALS)/R-intro.html || { apt-get update -qq && apt-get install -y -qq --no-install-recommends r-doc-pdf r-doc-html; }
 	$(BIN)/python -m bench
 
+# A fresh resolution of pyproject.toml (every extra) in a scratch venv, frozen: review the diff,
+# run `make test`, commit. The test suite checks that the installed versions match it.
+LOCK_VENV := .lock-venv
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --upgrade pip $(QUIET_PIP)
+	$(LOCK_VENV)/bin/pip install --quiet $(TORCH) $(QUIET_PIP)
+	$(LOCK_VENV)/bin/pip install --quiet '.[dev,bench,postgres,scale,langchain]' $(QUIET_PIP)
+	{ echo "# The versions \`make install\` installs (pip -c). Made by \`make lock\`: do not edit."; \
+	  $(LOCK_VENV)/bin/pip freeze --exclude riverbed; } > $(LOCK)
+	rm -rf $(LOCK_VENV) build
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) riverbed-data .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(LOCK_VENV) riverbed-data .pytest_cache .ruff_cache *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
