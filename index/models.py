@@ -89,3 +89,19 @@ class Filters(BaseModel):
         return not any(
             (self.doc_ids, self.sources, self.metadata, self.published_after, self.published_before)
         )
+
+
+class IndexStats(BaseModel):
+    """What an index holds: the counts every store reports (`Index.stats()`)."""
+
+    store: str = Field(description="Which store: the data directory, or the Postgres database.")
+    model: str | None = Field(description="The embedding model the index is bound to, if any.")
+    documents: int = Field(description="Documents, not counting duplicates.")
+    duplicates: int = Field(description="Documents whose text repeats another one's exactly.")
+    near_duplicates: int = Field(description="Documents that nearly repeat another one.")
+    chunks: int = Field(description="Chunks of the documents' text.")
+    passages: int = Field(description="Distinct passages (a chunk found twice is one passage).")
+    tokens: int = Field(description="Model tokens over all passages.")
+    generation: int = Field(description="Rises with every committed write.")
+    last_ingest: str | None = Field(description="When a document last changed (ISO), if ever.")
+    bytes: int = Field(description="Size on disk.")

@@ -6,25 +6,29 @@ from pydantic import BaseModel, Field
 
 
 class Failure(BaseModel):
-    """One document that could not be ingested, and why."""
+    """One document that could not be ingested, and why; the others of the run went on."""
 
-    source: str
-    reason: str
+    source: str = Field(
+        description="Which document: its path, or `documents[i] (id)` for the i-th record sent."
+    )
+    reason: str = Field(description="Why it did not land, in one line.")
 
 
 class RunReport(BaseModel):
-    seen: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    duplicates: int = 0
-    near_duplicates: int = 0
-    deleted: int = 0
-    failed: int = 0
-    chunks: int = 0
-    tokens_embedded: int = 0
-    seconds: float = 0.0
-    failures: list[Failure] = Field(default_factory=list)
+    """What one run did. Every document counted in `failed` is listed in `failures`."""
+
+    seen: int = Field(0, description="Documents read.")
+    added: int = Field(0, description="New documents indexed.")
+    updated: int = Field(0, description="Documents whose text changed, indexed again.")
+    unchanged: int = Field(0, description="Documents already indexed with the same text.")
+    duplicates: int = Field(0, description="Documents whose text repeats another one's.")
+    near_duplicates: int = Field(0, description="Documents that nearly repeat another one.")
+    deleted: int = Field(0, description="Documents removed (pruned).")
+    failed: int = Field(0, description="Documents that did not land.")
+    chunks: int = Field(0, description="Chunks made of the new and changed documents.")
+    tokens_embedded: int = Field(0, description="Model tokens run through the encoder.")
+    seconds: float = Field(0.0, description="How long the run took.")
+    failures: list[Failure] = Field(default_factory=list, description="One entry per failure.")
 
     def fail(self, source: str, reason: str) -> None:
         """Record a document that did not land; the run goes on."""

@@ -27,6 +27,7 @@ from index.store.base import StoreError, WriterBusy
 from pipeline.report import RunReport
 from pipeline.writer import Writer
 from riverbed.settings import Settings
+from riverbed.version import package_version
 
 MAX_K = 50
 MAX_DOCUMENTS_PER_CALL = 1000
@@ -208,7 +209,7 @@ def build_server(settings: Settings, allow_writes: bool = False) -> MCPServer:
         "riverbed",
         title="riverbed search",
         instructions=INSTRUCTIONS,
-        version=_version(),
+        version=package_version(),
         lifespan=lifespan,
         log_level="WARNING",
     )
@@ -309,12 +310,3 @@ def build_server(settings: Settings, allow_writes: bool = False) -> MCPServer:
                 return corpus.ingest(documents)
 
     return server
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("riverbed")
-    except PackageNotFoundError:
-        return ""

@@ -35,11 +35,15 @@ def copy_index(source: Path, target: Path) -> Path:
 
 
 @contextmanager
-def running_server(data_dir: Path, log: Path, **settings: str) -> Iterator[str]:
+def running_server(
+    data_dir: Path, log: Path, api_key: str | None = API_KEY, **settings: str
+) -> Iterator[str]:
     """`riverbed --data-dir DATA serve` with RIVERBED_<NAME> settings; yields its base URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RIVERBED_")}
-    env.update({"RIVERBED_API_KEY": API_KEY, "RIVERBED_INGEST_ENCODER": "onnx"})
+    env["RIVERBED_INGEST_ENCODER"] = "onnx"
+    if api_key is not None:
+        env["RIVERBED_API_KEY"] = api_key
     env.update({f"RIVERBED_{name.upper()}": value for name, value in settings.items()})
     command = [sys.executable, "-c", "from riverbed.cli import main; main()"]
     command += ["--data-dir", str(data_dir), "serve", "--port", str(port), "--log-level", "warning"]

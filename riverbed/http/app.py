@@ -1,7 +1,9 @@
 """The HTTP API: `create_app(settings)` is a FastAPI app over one index; `riverbed serve` runs it.
 
 Reads (search, documents, stats, health) are open. Writes (POST /documents, DELETE
-/documents/{id}) need `Authorization: Bearer <key>` when `RIVERBED_API_KEY` is set.
+/documents/{id}) need `Authorization: Bearer <key>` when `RIVERBED_API_KEY` is set, and the
+OpenAPI document declares that security only then. Operations are named for generated clients
+(`search`, `add_documents`, ...), and `/metrics` serves Prometheus metrics (metrics.py).
 
 Concurrency: search endpoints are plain functions, so FastAPI runs each in its threadpool; they
 share one `Index` whose ONNX query encoder is loaded when the app is made. Writes run one at a
@@ -33,14 +35,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index.api import Index
 from index.context import Context, build_context
-from index.models import Filters, Passage
+from index.models import Filters, IndexStats, Passage
 from index.store.base import StoreError, WriterBusy
 from pipeline.ingestion import ingest_with
 from pipeline.report import RunReport
 from pipeline.sources import read_records
 from pipeline.writer import Writer
+from riverbed.http.methods import answer_other_methods
 from riverbed.http.page import router as page_router
 from riverbed.settings import Settings
+from riverbed.version import package_version
 
 MAX_K = 100
 QUESTION_PATTERN = r"[^\s\x1c-\x1f]"  # something that is not whitespace to Python's str.strip
@@ -165,14 +169,23 @@ class StoredDocument(BaseModel):
 
 
 class Deleted(BaseModel):
-    deleted: str
+    deleted: str = Field(description="The id of the document that was removed.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    model: str | None = Field(description="The embedding model the index is bound to, if any.")
+    generation: int = Field(description="Rises with every committed write.")
 
 
 DOCUMENTS_DESCRIPTION = """Documents to ingest: a JSON list of records, or `{"documents": [...]}`.
 
 A record is what a line of a JSONL file holds: `id` (required), `text` (required), and optionally
 `title`, `url`, `published_at` (ISO date), `metadata` (an object); other keys join the metadata.
-A record that is not valid fails alone and is listed in the report's `failures`; the rest lands.
+Each item is read on its own: one that is not such a record (not an object, no id, no text, a
+field of the wrong type, a date that is not ISO) fails alone, is counted in the report's `failed`
+and listed in its `failures` with the reason, and the rest lands. So any non-empty list is
+accepted with 200, even one of which nothing lands: read the report.
 Re-sending an id replaces that document; unchanged documents are skipped."""
 
 DOCUMENTS_EXAMPLE = [
@@ -244,18 +257,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="riverbed",
-        version="1",
+        version=package_version(),
         description="Search an index of documents and feed it new ones.",
         lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,  # operationId: the function's name
     )
     app.state.backend = backend
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    answer_other_methods(app)
     app.add_exception_handler(RequestValidationError, _validation_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StoreError, _store_problem)  # type: ignore[arg-type]
     app.add_exception_handler(ValueError, _value_problem)  # type: ignore[arg-type]
-    _add_routes(app, backend, WriterKey(settings.api_key))
+    _add_routes(app, backend, settings.api_key)
     app.include_router(page_router)
+    app.openapi = lambda: _openapi_document(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi_document(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's OpenAPI document, with query parameters as a query string can carry them.
+
+    An optional parameter is typed "X or null", but a query string has no null: leaving the
+    parameter out is how a client says it, so the null alternative is dropped (a client
+    generated from the document then sends no `doc_id=None`)."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        document = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        for operation in (op for path in document["paths"].values() for op in path.values()):
+            for parameter in operation.get("parameters", []):
+                choices = parameter["schema"].get("anyOf")
+                if parameter["in"] == "query" and choices:
+                    kept = [choice for choice in choices if choice.get("type") != "null"]
+                    parameter["schema"].pop("anyOf")
+                    parameter["schema"].update(kept[0] if len(kept) == 1 else {"anyOf": kept})
+        app.openapi_schema = document
+    return app.openapi_schema
 
 
 async def run_write(request: Request, work: Callable[[], Result]) -> Result:
@@ -263,19 +302,30 @@ async def run_write(request: Request, work: Callable[[], Result]) -> Result:
     return await anyio.to_thread.run_sync(work, limiter=request.app.state.write_slot)
 
 
-def _add_routes(app: FastAPI, backend: Backend, require_key: WriterKey) -> None:
-    errors: dict[int | str, dict[str, Any]] = {
+Responses = dict[int | str, dict[str, Any]]
+INVALID: Responses = {
+    422: {"model": Invalid, "description": "A parameter or the body is not valid."},
+}
+
+
+def _add_routes(app: FastAPI, backend: Backend, api_key: SecretStr | None) -> None:
+    errors: Responses = {
         400: {"model": Problem, "description": "The question or a filter is not valid."},
         409: {"model": Problem, "description": "The index cannot answer yet (empty)."},
+        **INVALID,
     }
-    write_errors: dict[int | str, dict[str, Any]] = {
-        401: {"model": Problem, "description": "Missing or wrong API key."},
+    write_errors: Responses = {
         409: {"model": Problem, "description": "Another process is writing to the index."},
         413: {"model": Problem, "description": "The request body is too large."},
+        **INVALID,
     }
+    # Writes declare (and check) the bearer key only when the server has one.
+    write_guard = [] if api_key is None else [Depends(WriterKey(api_key))]
+    if api_key is not None:
+        write_errors[401] = {"model": Problem, "description": "Missing or wrong API key."}
 
     @app.get("/search", response_model=SearchResponse, responses=errors, tags=["search"])
-    def search_get(
+    def search(
         q: Annotated[str, Query(pattern=QUESTION_PATTERN, description="The question.")],
         k: Annotated[int, Query(ge=1, le=MAX_K, description="How many passages.")] = 5,
         mode: Literal["dense", "lexical", "hybrid"] | None = None,
@@ -305,7 +355,7 @@ def _add_routes(app: FastAPI, backend: Backend, require_key: WriterKey) -> None:
         return _search(backend, q, k, mode, filters, context_tokens, min_relevance)
 
     @app.post("/search", response_model=SearchResponse, responses=errors, tags=["search"])
-    def search_post(request: SearchRequest) -> SearchResponse:
+    def search_with_body(request: SearchRequest) -> SearchResponse:
         """The same search with the filters in a JSON body."""
         return _search(
             backend,
@@ -320,11 +370,8 @@ def _add_routes(app: FastAPI, backend: Backend, require_key: WriterKey) -> None:
     @app.post(
         "/documents",
         response_model=RunReport,
-        responses={
-            **write_errors,
-            422: {"model": Invalid, "description": "The body is not a list of documents."},
-        },
-        dependencies=[Depends(require_key)],
+        responses=write_errors,
+        dependencies=write_guard,
         tags=["documents"],
         openapi_extra={"requestBody": _documents_body_schema()},
     )
@@ -336,7 +383,7 @@ def _add_routes(app: FastAPI, backend: Backend, require_key: WriterKey) -> None:
     @app.get(
         "/documents/{doc_id:path}",
         response_model=StoredDocument,
-        responses={404: {"model": Problem}},
+        responses={404: {"model": Problem}, **INVALID},
         tags=["documents"],
     )
     def get_document(doc_id: Annotated[str, Path(description="The document id.")]) -> Any:
@@ -350,7 +397,7 @@ def _add_routes(app: FastAPI, backend: Backend, require_key: WriterKey) -> None:
         "/documents/{doc_id:path}",
         response_model=Deleted,
         responses={**write_errors, 404: {"model": Problem}},
-        dependencies=[Depends(require_key)],
+        dependencies=write_guard,
         tags=["documents"],
     )
     async def delete_document(
@@ -361,24 +408,25 @@ def _add_routes(app: FastAPI, backend: Backend, require_key: WriterKey) -> None:
             raise HTTPException(404, f"no document with id {doc_id!r}")
         return Deleted(deleted=doc_id)
 
-    @app.get("/stats", tags=["index"])
-    def stats() -> dict[str, Any]:
+    @app.get("/stats", response_model=IndexStats, tags=["index"])
+    def stats() -> IndexStats:
         """Counts of the index: documents, duplicates, chunks, passages, tokens, size."""
-        return backend.index.stats()
+        return IndexStats.model_validate(backend.index.stats())
 
-    @app.get("/health", tags=["index"])
-    def health() -> dict[str, Any]:
+    @app.get("/health", response_model=Health, tags=["index"])
+    def health() -> Health:
         """Cheap liveness: the model the index is bound to and its generation."""
-        return {
-            "status": "ok",
-            "model": backend.store.model_id(),
-            "generation": backend.store.generation(),
-        }
+        return Health(model=backend.store.model_id(), generation=backend.store.generation())
 
 
 def _documents_body_schema() -> dict[str, Any]:
-    """The OpenAPI request body of POST /documents (read by hand, so each record fails alone)."""
-    listing = {"type": "array", "minItems": 1, "items": DocumentRecord.model_json_schema()}
+    """The OpenAPI request body of POST /documents (read by hand, so each record fails alone).
+
+    An item is a DocumentRecord or anything else, which fails alone: the schema says what the
+    server does, so a list with bad items is a valid request (answered 200 with its failures)."""
+    record = DocumentRecord.model_json_schema()
+    anything = {"description": "Any other item: it fails alone and is listed in `failures`."}
+    listing = {"type": "array", "minItems": 1, "items": {"anyOf": [record, anything]}}
     batch = {"type": "object", "required": ["documents"], "properties": {"documents": listing}}
     return {
         "required": True,
@@ -448,21 +496,19 @@ def _search(
 # -- auth, limits, errors ----------------------------------------------------------------------
 
 
-BEARER = HTTPBearer(auto_error=False, description="RIVERBED_API_KEY, when the server has one.")
+BEARER = HTTPBearer(auto_error=False, description="The server's RIVERBED_API_KEY.")
 
 
 class WriterKey:
-    """The dependency of write endpoints: the API key, when the server has one, compared in
+    """The dependency of write endpoints on a server with an API key: the key, compared in
     constant time."""
 
-    def __init__(self, key: SecretStr | None) -> None:
-        self.key = key.get_secret_value().encode() if key else None
+    def __init__(self, key: SecretStr) -> None:
+        self.key = key.get_secret_value().encode()
 
     def __call__(
         self, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
     ) -> None:
-        if self.key is None:
-            return
         given = credentials.credentials.encode() if credentials else b""
         if not secrets.compare_digest(given, self.key):
             raise HTTPException(
