@@ -1,10 +1,11 @@
 """riverbed over the Model Context Protocol: tools to search and read the index (and to feed it).
 
-`build_server(settings)` returns an MCP server (the official SDK's MCPServer) with the tools
-`search`, `get_document` and `stats`, plus `ingest` when `allow_writes` is set. Each tool parses
-its arguments, calls the library and returns a typed result; mistakes (bad arguments, no index,
-unknown document, another ingest writing) come back as tool errors with one clear line, and the
-server goes on answering.
+`build_server(settings)` returns an MCP server (the official SDK's MCPServer, with the fixes of
+mcp_protocol.py) with the tools `search`, `get_document` and `stats`, plus `ingest` when
+`allow_writes` is set. Each tool parses its arguments, calls the library and returns a typed
+result (every tool declares its output schema); mistakes (bad arguments, no index, unknown
+document, another ingest writing) come back as tool errors with one clear line, and the server
+goes on answering.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from index.api import Index
 from index.model import ModelNotFound
-from index.models import Filters, Passage
+from index.models import Filters, IndexStats, Passage
 from index.store.base import StoreError, WriterBusy
 from pipeline.report import RunReport
 from pipeline.writer import Writer
+from riverbed.mcp_protocol import RiverbedMCPServer
 from riverbed.settings import Settings
 from riverbed.version import package_version
 
@@ -205,7 +207,7 @@ def build_server(settings: Settings, allow_writes: bool = False) -> MCPServer:
         finally:
             corpus.close()
 
-    server = MCPServer(
+    server = RiverbedMCPServer(
         "riverbed",
         title="riverbed search",
         instructions=INSTRUCTIONS,
@@ -276,11 +278,11 @@ def build_server(settings: Settings, allow_writes: bool = False) -> MCPServer:
         )
 
     @server.tool(annotations=READ_ONLY, title="Index statistics")
-    def stats() -> dict[str, Any]:
+    def stats() -> IndexStats:
         """Counts of the index: documents, duplicates, chunks, distinct passages, tokens, bytes
         on disk, the embedding model, and when the last document was ingested."""
         with tool_errors():
-            return corpus.index().stats()
+            return IndexStats.model_validate(corpus.index().stats())
 
     if allow_writes:
 

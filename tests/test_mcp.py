@@ -42,8 +42,11 @@ def run_with(server: Any, scenario: Callable[[Client], Awaitable[None]]) -> None
 
 
 def error_text(result: Any) -> str:
+    """The text of a tool error, which is one line without pydantic's documentation links."""
     assert result.is_error, result
-    return result.content[0].text
+    text = result.content[0].text
+    assert "\n" not in text and "errors.pydantic.dev" not in text, text
+    return text
 
 
 def assert_no_fly_zone_first(result: Any) -> dict[str, Any]:
@@ -77,8 +80,14 @@ def test_tools_describe_their_arguments(read_only_server: Any) -> None:
         assert {"sources", "published_after", "metadata"} <= set(filters)
         for tool in tools.values():
             assert tool.description and tool.annotations.read_only_hint
+            lines = tool.description.splitlines()
+            assert lines[0] and not any(line.startswith(" ") for line in lines), tool.description
             for name, prop in tool.input_schema["properties"].items():
                 assert prop.get("description"), f"{tool.name}.{name} has no description"
+            assert tool.output_schema and tool.output_schema["type"] == "object", tool.name
+        stats_output = tools["stats"].output_schema
+        assert {"documents", "passages", "model", "last_ingest"} <= set(stats_output["required"])
+        assert stats_output["properties"]["documents"]["type"] == "integer"
 
     run_with(read_only_server, scenario)
 
@@ -185,6 +194,38 @@ def test_riverbed_mcp_over_stdio_survives_bad_calls(seeded_dir: Path) -> None:
         assert_no_fly_zone_first(await client.call_tool("search", {"question": QUESTION}))
 
     run_with(params, scenario)
+
+
+def test_riverbed_mcp_over_stdio_answers_unreadable_lines_with_json_rpc_errors(
+    seeded_dir: Path,
+) -> None:
+    """JSON-RPC 2.0: a line that is not JSON gets -32700, JSON that is no message -32600 (id
+    null, as the spec says), and the server goes on answering."""
+    lines = [
+        "this is not json",
+        '{"jsonrpc": "2.0", "id": 1, "method": "ping"}',
+        '{"jsonrpc": "2.0", "id": 2}',
+        '{"jsonrpc": "2.0", "id": 3, "method": "ping"',
+        '{"jsonrpc": "2.0", "id": 4, "method": "ping"}',
+    ]
+    server = subprocess.Popen(
+        [RIVERBED, "--data-dir", str(seeded_dir), "mcp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdin and server.stdout
+    server.stdin.write("\n".join(lines) + "\n")
+    server.stdin.flush()
+    # One reply per line, in any order; stdin stays open until they are all in (at end of
+    # input the server drops the requests still in flight).
+    replies = [json.loads(server.stdout.readline()) for _ in lines]
+    server.stdin.close()
+    assert server.wait(timeout=60) == 0, server.stderr.read() if server.stderr else ""
+    errors = sorted(reply["error"]["code"] for reply in replies if reply["id"] is None)
+    assert errors == [-32700, -32700, -32600], replies
+    assert sorted(reply["id"] for reply in replies if "result" in reply) == [1, 4]
 
 
 def test_riverbed_mcp_over_streamable_http_guards_writes_with_the_api_key(
