@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import sqlite3
 import subprocess
@@ -22,7 +23,13 @@ from click.testing import CliRunner
 from riverbed.cli import main
 from riverbed.testing import install
 from tests.conftest import ROOT
-from tests.ingest_helpers import document_count, riverbed, subprocess_env, write_corpus
+from tests.ingest_helpers import (
+    corpus_text,
+    document_count,
+    riverbed,
+    subprocess_env,
+    write_corpus,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -182,7 +189,7 @@ def _ingest_with_stderr_on(terminal: bool, data: Path, corpus: Path) -> tuple[st
     out = process.stdout.read() if process.stdout else b""
     process.wait()
     os.close(leader)
-    return out.decode(), seen.decode(errors="replace")
+    return out.decode(), re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))
 
 
 def test_progress_shows_on_a_terminal_and_not_when_piped(tmp_path: Path) -> None:
@@ -194,6 +201,17 @@ def test_progress_shows_on_a_terminal_and_not_when_piped(tmp_path: Path) -> None
     assert err == ""
     assert " seen · " not in out and "added" in out
     assert document_count(tmp_path / "pipe") == 16
+
+
+def test_progress_of_files_has_their_total_and_an_eta(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for number in range(12):
+        (folder / f"note-{number:02}.txt").write_text(corpus_text(number))
+    (folder / "skipped.bin").write_bytes(b"not a supported file")
+    out, err = _ingest_with_stderr_on(True, tmp_path / "data", folder)
+    assert "/12 files · ETA" in err  # the total is known: a bar of files, with the time left
+    assert " added · " in err and "added" in out
 
 
 def test_json_report_has_every_count(tmp_path: Path) -> None:

@@ -8,10 +8,9 @@ family; they share `common.py` (settings, errors, signals) and `output.py` (what
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
+from riverbed.cli.common import global_options
 from riverbed.cli.evaluate import evaluate_command
 from riverbed.cli.ingest import ingest
 from riverbed.cli.maintain import check, delete, runs, stats
@@ -22,23 +21,22 @@ from riverbed.cli.serve import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Index directory [env RIVERBED_DATA_DIR; default ./riverbed-data].",
-)
-@click.option("--store", help="Store URL, e.g. postgresql://... [env RIVERBED_STORE].")
-@click.option("--model", help="sentence-transformers model directory [env RIVERBED_MODEL].")
 @click.version_option(package_name="riverbed")
-def main(data_dir: Path | None, store: str | None, model: str | None) -> None:
+def main() -> None:
     """riverbed: stream documents into a search index and ask it questions.
 
     \b
     Example:
       riverbed ingest seeds/
       riverbed ask "what did Zelensky ask of NATO"
+
+    \b
+    Shell completion, in ~/.bashrc (zsh and fish: docs/cli.md):
+      eval "$(_RIVERBED_COMPLETE=bash_source riverbed)"
     """
 
 
+main.params[:0] = global_options()
 for command in (ingest, ask, stats, delete, check, runs, mcp, schedule, serve, evaluate_command):
+    command.params.extend(global_options())
     main.add_command(command)

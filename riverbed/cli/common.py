@@ -1,12 +1,16 @@
 """What every command shares: settings from the environment and the global options, user
-mistakes as one line, exit statuses, and stopping on signals."""
+mistakes as one line, exit statuses, a free port before a server loads, and stopping on
+signals."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import signal
+import socket
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -22,6 +26,37 @@ class UserError(click.ClickException):
     exit_code = 1
 
 
+OVERRIDES = "riverbed.overrides"  # where the global options' values wait, in the root's meta
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value is not None and param.name:
+        ctx.find_root().meta.setdefault(OVERRIDES, {})[param.name] = value
+    return value
+
+
+def global_options() -> list[click.Option]:
+    """--data-dir, --store and --model, for the group and again for each command, so they may
+    come before or after the command's name (after wins)."""
+    common = {"expose_value": False, "callback": _remember}
+    return [
+        click.Option(
+            ["--data-dir"],
+            type=click.Path(path_type=Path, file_okay=False),
+            help="Index directory [env RIVERBED_DATA_DIR; default ./riverbed-data].",
+            **common,
+        ),
+        click.Option(
+            ["--store"], help="Store URL, e.g. postgresql://... [env RIVERBED_STORE].", **common
+        ),
+        click.Option(
+            ["--model"],
+            help="sentence-transformers model directory [env RIVERBED_MODEL].",
+            **common,
+        ),
+    ]
+
+
 def settings_from(ctx: click.Context) -> Settings:
     """The Settings: environment (RIVERBED_*), then the global command-line options."""
     from pydantic import ValidationError
@@ -33,8 +68,27 @@ def settings_from(ctx: click.Context) -> Settings:
     except ValidationError as err:
         first = err.errors()[0]
         raise UserError(f"bad setting: {first['loc'][0]}: {first['msg']}") from err
-    overrides = {k: v for k, v in ctx.find_root().params.items() if v is not None}
+    overrides = ctx.find_root().meta.get(OVERRIDES, {})
     return settings.model_copy(update=overrides) if overrides else settings
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Refuse, in one line, a port another process listens on: before the server loads
+    anything (the model, the index), not after, in uvicorn's words. Bound as uvicorn binds it
+    (SO_REUSEADDR), so a port that uvicorn could take passes."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except socket.gaierror as err:
+        raise UserError(f"cannot listen on {host}: {err.strerror}") from err
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise UserError(
+                f"port {port} on {host} is in use: stop what listens there or pass --port"
+            ) from err
+        raise UserError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
 
 
 def friendly_errors(func: F) -> F:

@@ -37,7 +37,7 @@ def evaluate_command(
                     tests/data/squad2-dev-5articles.questions.jsonl
       riverbed eval bench/sets/pydocs
     """
-    from riverbed.cli.output import console, emit_json
+    from riverbed.cli.output import emit_json, show
     from riverbed.evaluate import evaluate, evaluate_beir
     from riverbed.evaluate.beir import is_beir_dir
     from riverbed.evaluate.systems import BASELINE_SYSTEMS
@@ -78,4 +78,4 @@ def evaluate_command(
             f"{scores.latency_p50_ms:.1f}",
             f"{scores.latency_p99_ms:.1f}",
         )
-    console().print(table)
+    show(table)

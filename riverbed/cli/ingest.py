@@ -80,6 +80,7 @@ def ingest(
     from pipeline.sources import read_jsonl_stream
     from pipeline.sources.feeds import Feed
     from pipeline.sources.web import is_url
+    from riverbed.cli.progress import IngestProgress
 
     settings = settings_from(ctx)
     if not paths and not feeds:
@@ -110,19 +111,21 @@ def ingest(
             )
         print_report(report, as_json)
         ctx.exit(EXIT_SOME_FAILED if report.failed else 0)
-    stdin_report = RunReport()
-    inputs: list[Any] = []
-    for path in paths:
-        if path == "-":
-            inputs.append(
-                read_jsonl_stream(
-                    sys.stdin.buffer, stdin_report, max_bytes=settings.max_document_bytes
-                )
-            )
-        else:
-            inputs.append([path if is_url(path) else Path(path)])
-    inputs.append([Feed(url) for url in feeds])
-    progress, on_batch = _progress(sys.stderr.isatty() and not as_json)
+    read_report = RunReport()  # what reading stdin or listing the files reports itself
+    progress = IngestProgress() if sys.stderr.isatty() and not as_json else None
+    only_files = not feeds and all(path != "-" and not is_url(path) for path in paths)
+    inputs: list[Any]
+    if progress is not None and ray_engine is None and only_files:
+        inputs = [progress.files([Path(p) for p in paths], include, exclude, read_report)]
+    else:
+        inputs = [
+            read_jsonl_stream(sys.stdin.buffer, read_report, max_bytes=settings.max_document_bytes)
+            if path == "-"
+            else [path if is_url(path) else Path(path)]
+            for path in paths
+        ]
+        inputs.append([Feed(url) for url in feeds])
+    on_batch = progress.on_batch if progress is not None else None
     stop = stop_on_signals()
     with progress or nullcontext(), _advise_wait():
         report = run_ingest(
@@ -138,7 +141,7 @@ def ingest(
             stop=stop,
             engine=ray_engine,
         )
-    report.merge(stdin_report)
+    report.merge(read_report)
     print_report(report, as_json)
     if report.failed:
         ctx.exit(EXIT_SOME_FAILED)
@@ -167,35 +170,6 @@ def _ray_engine(
     from pipeline.distributed import RayEngine
 
     return RayEngine(address=address, workers=workers)
-
-
-def _progress(enabled: bool):  # type: ignore[no-untyped-def]
-    """A live progress line on the terminal (stderr, so stdout stays the report); nothing when
-    stderr is piped."""
-    if not enabled:
-        return None, None
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from riverbed.cli.output import console
-
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        transient=True,
-        console=console(stderr=True),
-    )
-    task = progress.add_task("reading…", total=None)
-
-    def on_batch(report: Any) -> None:
-        progress.update(
-            task,
-            description=f"{report.seen} seen · {report.added} added · {report.updated} updated"
-            f" · {report.unchanged} unchanged · {report.deleted} deleted · {report.failed} failed"
-            f" · {report.chunks} chunks",
-        )
-
-    return progress, on_batch
 
 
 def print_report(report: Any, as_json: bool) -> None:

@@ -33,10 +33,12 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 
 @click.command()
 @click.argument("doc_ids", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print what was deleted as JSON.")
 @click.pass_context
 @friendly_errors
-def delete(ctx: click.Context, doc_ids: tuple[str, ...]) -> None:
-    """Remove documents (by id, or by the path they were ingested from).
+def delete(ctx: click.Context, doc_ids: tuple[str, ...], as_json: bool) -> None:
+    """Remove documents (by id, or by the path they were ingested from); exit 1 if some
+    were not there.
 
     \b
     Example:
@@ -49,15 +51,21 @@ def delete(ctx: click.Context, doc_ids: tuple[str, ...]) -> None:
         ids = [i if writer.store.document(i) else d for i, d in zip(ids, doc_ids, strict=True)]
         with writer.run("delete") as run:
             removed = run.runner.delete(ids)
-    click.echo(f"deleted {removed} of {len(doc_ids)} document(s)")
+    if as_json:
+        from riverbed.cli.output import emit_json
+
+        emit_json({"asked": len(doc_ids), "deleted": removed})
+    else:
+        click.echo(f"deleted {removed} of {len(doc_ids)} document(s)")
     if removed < len(doc_ids):
         ctx.exit(1)
 
 
 @click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
 @click.pass_context
 @friendly_errors
-def check(ctx: click.Context) -> None:
+def check(ctx: click.Context, as_json: bool) -> None:
     """Check that the catalog, its full-text index and the vectors agree (exit 1 if not).
 
     \b
@@ -68,11 +76,17 @@ def check(ctx: click.Context) -> None:
 
     with Index.open(settings=settings_from(ctx)) as index:
         problems = index.check()
-    for problem in problems:
-        click.echo(f"problem: {problem}")
+    if as_json:
+        from riverbed.cli.output import emit_json
+
+        emit_json({"ok": not problems, "problems": problems})
+    else:
+        for problem in problems:
+            click.echo(f"problem: {problem}")
+        if not problems:
+            click.echo("ok: catalog, full-text index and vectors agree")
     if problems:
         ctx.exit(1)
-    click.echo("ok: catalog, full-text index and vectors agree")
 
 
 @click.command()
@@ -88,7 +102,7 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
       riverbed runs -n 5 --json
     """
     from index.api import Index
-    from riverbed.cli.output import console, emit_json
+    from riverbed.cli.output import emit_json, show
 
     with Index.open(settings=settings_from(ctx)) as index:
         history = index.runs(limit)
@@ -112,4 +126,4 @@ def runs(ctx: click.Context, limit: int, as_json: bool) -> None:
             counts,
             "\n".join(([run["error"]] if run["error"] else []) + failures),
         )
-    console().print(table)
+    show(table)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from riverbed.cli.common import friendly_errors, settings_from
+from riverbed.cli.common import ensure_port_free, friendly_errors, settings_from
 
 
 @click.command()
@@ -30,6 +30,8 @@ def mcp(ctx: click.Context, use_http: bool, host: str, port: int, allow_writes: 
       riverbed --data-dir ~/corpus/riverbed-data mcp
       riverbed mcp --http --port 8765 --allow-writes
     """
+    if use_http:
+        ensure_port_free(host, port)
     from riverbed.mcp import build_server
 
     settings = settings_from(ctx)

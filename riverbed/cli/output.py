@@ -1,4 +1,9 @@
-"""One output layer for every command: a readable form for people, `--json` for programs."""
+"""One output layer for every command: a readable form for people, `--json` for programs.
+
+To a terminal, rich lays text out to its width, in colour. To a pipe or a file, lines are as long
+as their content (a title is never split for grep or awk) and carry no trailing spaces (rich pads
+table cells to their column's width).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
 
 
 def emit_json(value: Any) -> None:
@@ -29,10 +37,34 @@ def short_source(source: str) -> str:
     return source
 
 
-def console(stderr: bool = False):  # type: ignore[no-untyped-def]
+UNWRAPPED = 1_000_000  # the width of a pipe: nothing is wrapped
+
+
+def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else UNWRAPPED
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
+
+
+def show(*renderables: RenderableType, out: Console | None = None) -> None:
+    """Print renderables one under the other on stdout (see the module's docstring)."""
+    from rich.console import Group
+
+    out = out or console()
+    if out.is_terminal:
+        out.print(Group(*renderables))
+        return
+    with out.capture() as captured:
+        out.print(Group(*renderables))
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def marks_answers(out: Console) -> bool:
+    """Whether the answer sentence needs »…« around it: where no colour can show it (a pipe,
+    a file, a dumb terminal, NO_COLOR)."""
+    return out.color_system is None or out.no_color
 
 
 def print_table(title: str, rows: Sequence[tuple[str, Any]]) -> None:
@@ -43,7 +75,7 @@ def print_table(title: str, rows: Sequence[tuple[str, Any]]) -> None:
     table.add_column(justify="right")
     for name, value in rows:
         table.add_row(name, str(value))
-    console().print(table)
+    show(table)
 
 
 def print_passages(question: str, passages: Sequence[Any], min_relevance: float = 0.0) -> None:
@@ -52,13 +84,15 @@ def print_passages(question: str, passages: Sequence[Any], min_relevance: float 
 
     out = console()
     if not passages:
-        out.print(
+        nothing = (
             f"Nothing here answers {question!r} (no passage reaches relevance {min_relevance:.2f})."
             if min_relevance > 0
             else f"No passage matches {question!r}."
         )
+        show(Text(nothing), out=out)
         return
-    marked = not out.is_terminal  # without colour, mark the answer with »…«
+    marked = marks_answers(out)
+    lines: list[RenderableType] = []
     for rank, passage in enumerate(passages, start=1):
         header = Text(f"{rank}. ", style="bold")
         header.append(f"{passage.relevance:.2f}  ", style="cyan")
@@ -66,7 +100,7 @@ def print_passages(question: str, passages: Sequence[Any], min_relevance: float 
         if passage.title:
             header.append(f"  {passage.title}", style="dim")
         header.append(f"  [{passage.start}:{passage.end}]", style="dim")
-        out.print(header)
+        lines.append(header)
         body = Text("   ")
         text, answer = passage.text, passage.answer
         if answer is None:
@@ -75,8 +109,9 @@ def print_passages(question: str, passages: Sequence[Any], min_relevance: float 
             body.append(text[: answer.start])
             body.append(f"»{answer.text}«" if marked else answer.text, style="bold yellow")
             body.append(text[answer.end :])
-        out.print(body)
+        lines.append(body)
         if passage.also_in:
             also = ", ".join(short_source(s) for s in passage.also_in)
-            out.print(Text(f"   (also in: {also})", style="dim"))
-        out.print()
+            lines.append(Text(f"   (also in: {also})", style="dim"))
+        lines.append(Text())
+    show(*lines, out=out)

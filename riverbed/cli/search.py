@@ -51,6 +51,8 @@ def ask(
       riverbed ask "what did Zelensky ask of NATO" -k 3
       riverbed ask "no-fly zone" --mode lexical --json
     """
+    if not question.strip():
+        raise click.UsageError("the question is empty: ask something, e.g. riverbed ask 'who'")
     from index.api import Index
     from index.models import Filters
     from riverbed.cli.output import emit_json, print_passages

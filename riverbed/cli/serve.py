@@ -1,10 +1,10 @@
-"""`riverbed serve`: the HTTP API (pipeline/server.py) on uvicorn."""
+"""`riverbed serve`: the HTTP API (riverbed/http/app.py) on uvicorn."""
 
 from __future__ import annotations
 
 import click
 
-from riverbed.cli.common import friendly_errors, settings_from
+from riverbed.cli.common import ensure_port_free, friendly_errors, settings_from
 
 
 @click.command()
@@ -28,6 +28,7 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str) -> None:
       RIVERBED_API_KEY=secret riverbed serve --port 8000
       curl 'http://127.0.0.1:8000/search?q=what+did+Zelensky+ask+of+NATO&k=3'
     """
+    ensure_port_free(host, port)
     import uvicorn
 
     from riverbed.http.app import create_app
