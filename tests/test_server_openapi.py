@@ -26,6 +26,7 @@ OPERATION_IDS = {
     ("delete", "/documents/{doc_id}"): "delete_document",
     ("get", "/stats"): "stats",
     ("get", "/health"): "health",
+    ("get", "/metrics"): "metrics",
 }
 WRITES = {("post", "/documents"), ("delete", "/documents/{doc_id}")}
 # Every warning but one: a generated document id is rarely one the index holds, so GET and DELETE

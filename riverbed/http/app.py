@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import anyio
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,8 +40,9 @@ from index.store.base import StoreError, WriterBusy
 from pipeline.ingestion import ingest_with
 from pipeline.report import RunReport
 from pipeline.sources import read_records
-from pipeline.writer import Writer
+from pipeline.writer import Run, Writer
 from riverbed.http.methods import answer_other_methods
+from riverbed.http.metrics import Metrics, RequestMetrics
 from riverbed.http.page import router as page_router
 from riverbed.settings import Settings
 from riverbed.version import package_version
@@ -223,12 +224,10 @@ class Backend:
                 409, "another process is writing to this index: retry when it is done"
             ) from err
 
-    def ingest(self, records: list[Any]) -> RunReport:
+    def ingest(self, records: list[Any]) -> Run:
         report = RunReport()
         with self.writing() as writer:
-            return ingest_with(
-                writer, read_records(records, report), job="http", report=report
-            ).report
+            return ingest_with(writer, read_records(records, report), job="http", report=report)
 
     def delete(self, doc_id: str) -> bool:
         with self.writing() as writer, writer.run("http") as run:
@@ -263,12 +262,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,  # operationId: the function's name
     )
     app.state.backend = backend
+    metrics = Metrics(backend.index.stats)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     answer_other_methods(app)
+    app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: every request counts
     app.add_exception_handler(RequestValidationError, _validation_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StoreError, _store_problem)  # type: ignore[arg-type]
     app.add_exception_handler(ValueError, _value_problem)  # type: ignore[arg-type]
-    _add_routes(app, backend, settings.api_key)
+    _add_routes(app, backend, settings.api_key, metrics)
     app.include_router(page_router)
     app.openapi = lambda: _openapi_document(app)  # type: ignore[method-assign]
     return app
@@ -308,7 +309,9 @@ INVALID: Responses = {
 }
 
 
-def _add_routes(app: FastAPI, backend: Backend, api_key: SecretStr | None) -> None:
+def _add_routes(
+    app: FastAPI, backend: Backend, api_key: SecretStr | None, metrics: Metrics
+) -> None:
     errors: Responses = {
         400: {"model": Problem, "description": "The question or a filter is not valid."},
         409: {"model": Problem, "description": "The index cannot answer yet (empty)."},
@@ -352,13 +355,14 @@ def _add_routes(app: FastAPI, backend: Backend, api_key: SecretStr | None) -> No
             published_after=after,
             published_before=before,
         )
-        return _search(backend, q, k, mode, filters, context_tokens, min_relevance)
+        return _search(backend, metrics, q, k, mode, filters, context_tokens, min_relevance)
 
     @app.post("/search", response_model=SearchResponse, responses=errors, tags=["search"])
     def search_with_body(request: SearchRequest) -> SearchResponse:
         """The same search with the filters in a JSON body."""
         return _search(
             backend,
+            metrics,
             request.q,
             request.k,
             request.mode,
@@ -378,7 +382,15 @@ def _add_routes(app: FastAPI, backend: Backend, api_key: SecretStr | None) -> No
     async def add_documents(request: Request) -> RunReport:
         """Ingest documents; the run report says what landed and what failed, per document."""
         records = _records_in(await _json_body(request))
-        return await run_write(request, lambda: backend.ingest(records))
+        try:
+            run = await run_write(request, lambda: backend.ingest(records))
+        except HTTPException:
+            raise  # refused before any run began (busy)
+        except Exception:
+            metrics.ingest_runs.labels(status="failed").inc()
+            raise
+        metrics.ingest_runs.labels(status=run.status).inc()
+        return run.report
 
     @app.get(
         "/documents/{doc_id:path}",
@@ -412,6 +424,18 @@ def _add_routes(app: FastAPI, backend: Backend, api_key: SecretStr | None) -> No
     def stats() -> IndexStats:
         """Counts of the index: documents, duplicates, chunks, passages, tokens, size."""
         return IndexStats.model_validate(backend.index.stats())
+
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"description": "Prometheus's text format (docs/http.md lists them)."}},
+        tags=["index"],
+        name="metrics",
+    )
+    def metrics_page() -> Response:
+        """Prometheus metrics: requests and latency by route, searches by mode, the server's
+        ingest runs by status, what the index holds."""
+        return metrics.page()
 
     @app.get("/health", response_model=Health, tags=["index"])
     def health() -> Health:
@@ -473,6 +497,7 @@ def _invalid(
 
 def _search(
     backend: Backend,
+    metrics: Metrics,
     question: str,
     k: int,
     mode: Any,
@@ -487,6 +512,7 @@ def _search(
     passages = backend.index.search(
         question, k=k, mode=mode, filters=filters, min_relevance=min_relevance
     )
+    metrics.searches.labels(mode=mode or backend.settings.mode).inc()
     context = None
     if context_tokens is not None:
         context = build_context(passages, context_tokens, model=backend.settings.model)
