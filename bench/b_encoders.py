@@ -9,9 +9,12 @@ backend at the default batch size:
 2. Agreement: cosine of each backend's passage vectors with PyTorch's (the lowest, the mean).
 3. This CPU's int8 gain at its root: one matrix product of the model's feed-forward shape in
    ONNX Runtime, int8 over fp32 (bench/roofline.py); dynamic quantisation cannot beat it.
-4. Quality: `evaluate()` (pipeline/evaluate.py) with each as the ingest encoder, dense and
+4. Quality: `evaluate()` (riverbed/evaluate) with each as the ingest encoder, dense and
    hybrid modes (questions are encoded by the same ONNX fp32 query encoder every time): hit@1
    and hit@5; int8's hit@5 within 0.005 of fp32's is the target.
+5. What `ingest_encoder = auto` (the default) picks on this machine (index/encoder_choice.py:
+   the CPU's int8 dot product, int8's check on the probe passages) and that pick's throughput
+   over torch's, from step 1.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 from bench.corpora import EVAL_DOCUMENTS, EVAL_QUESTIONS, eval_chunks
 from bench.roofline import onnx_matmul_rates
 from index.encoder import passage_encoder
+from index.encoder_choice import has_int8_dot_product, ingest_backend, int8_holds
 from index.model import ModelInfo
 from riverbed.evaluate import evaluate
 from riverbed.settings import Settings
@@ -72,6 +76,14 @@ def run() -> dict[str, float | str]:
     figures["ratio_int8_over_torch"] = round(rates["onnx-int8"] / rates["torch"], 2)
     figures["ratio_int8_over_onnx_fp32"] = round(rates["onnx-int8"] / rates["onnx"], 2)
     figures["ratio_onnx_fp32_over_torch"] = round(rates["onnx"] / rates["torch"], 2)
+    chosen = ingest_backend("auto", info, settings.cache_dir)
+    figures["auto_chooses"] = chosen
+    figures["ratio_auto_choice_over_torch"] = round(rates[chosen] / rates["torch"], 2)
+    figures["cpu_int8_dot_product"] = str(has_int8_dot_product())
+    if has_int8_dot_product():
+        verdict = int8_holds(info, settings.cache_dir)
+        figures["int8_check_min_cosine"] = float(verdict["min_cosine"])  # type: ignore[arg-type]
+        figures["int8_check_holds"] = str(verdict["holds"])
     matmul = onnx_matmul_rates()
     figures["matmul_fp32_gflops_onnxruntime"] = round(matmul["fp32"], 1)
     figures["matmul_int8_gops_onnxruntime"] = round(matmul["int8"], 1)

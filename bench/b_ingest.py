@@ -29,6 +29,7 @@ from pathlib import Path
 from bench.corpora import EVAL_DOCUMENTS, ROOT, clean_env, eval_chunks, riverbed
 from bench.roofline import flops_per_token, sgemm_peak, token_weighted_length
 from index.encoder import Encoder, passage_encoder
+from index.encoder_choice import ingest_backend
 from index.model import ModelInfo
 from index.store import open_store
 from pipeline.ingestion import ingest_with
@@ -80,10 +81,9 @@ def run() -> dict[str, float | str]:
     texts = [chunk.text for chunk in chunks]
     spans = [chunk.sentences for chunk in chunks]
 
+    backend = ingest_backend(settings.ingest_encoder, info, settings.cache_dir)
     started = time.perf_counter()
-    encoder = passage_encoder(
-        info, settings.ingest_encoder, settings.cache_dir, settings.embed_batch_size
-    )
+    encoder = passage_encoder(info, backend, settings.cache_dir, settings.embed_batch_size)
     load_seconds = time.perf_counter() - started
     encoder.embed_passages(texts[:4], spans[:4])  # warm up
 
@@ -117,7 +117,7 @@ def run() -> dict[str, float | str]:
     roofline = peak * 1e9 / per_token
     return {
         "corpus": f"eval documents: {report['added']} documents, {len(chunks)} passages",
-        "encoder": f"{settings.ingest_encoder}, batch {settings.embed_batch_size}",
+        "encoder": f"{settings.ingest_encoder}: {backend}, batch {settings.embed_batch_size}",
         "cpus": str(os.cpu_count()),
         "tokens": tokens,
         "model_load_seconds": round(load_seconds, 2),

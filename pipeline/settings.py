@@ -13,7 +13,11 @@ from index.settings import IndexSettings
 
 class PipelineSettings(IndexSettings):
     # Embedding
-    ingest_encoder: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    ingest_encoder: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        "auto",
+        description="auto: ONNX fp32 (PyTorch's vectors, faster), int8 where the CPU has an int8"
+        " dot product and int8's quality check holds (index/encoder_choice.py).",
+    )
     embed_batch_size: int = Field(32, ge=1)
 
     # Chunking

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from index.encoder import Encoder, passage_encoder
+from index.encoder_choice import ingest_backend
 from index.model import ModelInfo, load_tokenizer
 from index.models import Document
 from index.records import Chunk
@@ -70,9 +71,8 @@ def make_signer(settings: PipelineSettings) -> MinHashSigner:
 def make_encoder(settings: PipelineSettings) -> Encoder:
     """The passage encoder the settings ask for (loading the model takes seconds)."""
     info = ModelInfo.from_setting(settings.model)
-    return passage_encoder(
-        info, settings.ingest_encoder, settings.cache_dir, settings.embed_batch_size
-    )
+    backend = ingest_backend(settings.ingest_encoder, info, settings.cache_dir)
+    return passage_encoder(info, backend, settings.cache_dir, settings.embed_batch_size)
 
 
 def encoder_factory_for(store: Store, settings: PipelineSettings) -> EncoderFactory:
