@@ -11,9 +11,6 @@ the command prints.
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
 import shutil
 import socket
 import subprocess
@@ -26,6 +23,7 @@ from click.testing import CliRunner
 from riverbed.cli import main
 from tests.conftest import QUESTION, ROOT
 from tests.ingest_helpers import subprocess_env
+from tests.terminal import on_a_terminal
 
 RIVERBED = str(Path(sys.executable).with_name("riverbed"))
 
@@ -41,29 +39,12 @@ def riverbed(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def on_a_terminal(*args: str, **env: str) -> str:
+def shown_on_a_terminal(*args: str, **env: str) -> str:
     """What `riverbed ARGS` writes to a pseudo-terminal (stdout and stderr), with env."""
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [RIVERBED, *args], cwd=ROOT, env=subprocess_env(**env), stdout=follower, stderr=follower
+    _, shown = on_a_terminal(
+        [RIVERBED, *args], cwd=ROOT, env=subprocess_env(**env), stdout_too=True
     )
-    os.close(follower)
-    seen = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-        elif process.poll() is not None:
-            break
-    process.wait(timeout=60)
-    os.close(leader)
-    return seen.decode(errors="replace").replace("\r\n", "\n")
+    return shown
 
 
 def marked(passage: dict) -> str:
@@ -93,12 +74,14 @@ def test_text_through_a_pipe_is_not_wrapped_and_marks_the_answer(seeded_dir: Pat
 def test_the_answer_is_marked_on_terminals_without_colour(
     seeded_dir: Path, terminal: dict[str, str]
 ) -> None:
-    shown = on_a_terminal("--data-dir", str(seeded_dir), "ask", QUESTION, "-k", "1", **terminal)
+    shown = shown_on_a_terminal(
+        "--data-dir", str(seeded_dir), "ask", QUESTION, "-k", "1", **terminal
+    )
     assert "»" in shown and "«" in shown and "no-fly zone" in shown
 
 
 def test_the_answer_is_in_colour_on_a_colour_terminal(seeded_dir: Path) -> None:
-    shown = on_a_terminal(
+    shown = shown_on_a_terminal(
         "--data-dir", str(seeded_dir), "ask", QUESTION, "-k", "1", TERM="xterm-256color"
     )
     assert "\x1b[" in shown and "»" not in shown

@@ -9,10 +9,6 @@ the command reports and keeps, not retrieval quality.
 from __future__ import annotations
 
 import json
-import os
-import pty
-import re
-import select
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -30,6 +26,7 @@ from tests.ingest_helpers import (
     subprocess_env,
     write_corpus,
 )
+from tests.terminal import on_a_terminal, without_escapes
 
 
 @pytest.fixture(autouse=True)
@@ -170,26 +167,8 @@ def _ingest_with_stderr_on(terminal: bool, data: Path, corpus: Path) -> tuple[st
     if not terminal:
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         return done.stdout, done.stderr
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=follower)
-    os.close(follower)
-    seen = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal closed with the process
-                break
-            if not chunk:
-                break
-            seen += chunk
-        elif process.poll() is not None:
-            break
-    out = process.stdout.read() if process.stdout else b""
-    process.wait()
-    os.close(leader)
-    return out.decode(), re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))
+    out, shown = on_a_terminal(command, cwd=ROOT, env=env)
+    return out, without_escapes(shown)
 
 
 def test_progress_shows_on_a_terminal_and_not_when_piped(tmp_path: Path) -> None:

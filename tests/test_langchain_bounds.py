@@ -46,15 +46,15 @@ def overlay_venv(path: Path) -> Path:
     """A venv whose own packages come first and which sees everything of the running one."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
     python = path / "bin" / "python"
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    purelib = printed(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])")
     ours = sysconfig.get_paths()["purelib"]
     Path(purelib, "riverbed-overlay.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
     return python
+
+
+def printed(python: Path, code: str) -> str:
+    run = subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True)
+    return run.stdout.strip()
 
 
 @pytest.mark.timeout(400)
@@ -67,13 +67,7 @@ def test_the_standard_suite_passes_at_the_lowest_langchain_core(tmp_path: Path) 
         text=True,
     )
     assert install.returncode == 0, f"pip could not install the lower bound:\n{install.stderr}"
-    version = subprocess.run(
-        [str(python), "-c", "import langchain_core; print(langchain_core.__version__)"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    assert version == lowest
+    assert printed(python, "import langchain_core; print(langchain_core.__version__)") == lowest
 
     # Only the plugins the suite needs: the running venv's own plugins (langsmith's, say) are
     # made for its newer packages, not for the ones installed on top.
