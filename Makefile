@@ -61,7 +61,17 @@ test-files:
 		|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends r-doc-pdf poppler-utils; } \
 		|| echo "r-doc-pdf could not be installed: the tests on Debian's PDFs will skip"
 
-test: install browser test-files
+# The MCP Inspector's command line drives `riverbed mcp` in tests/test_mcp_inspector.py. 0.14.0
+# is its newest release that runs on this Node.js (20; later ones ask for 22.7.5 or newer).
+# Without npm that test is skipped and says why.
+INSPECTOR := .npm-tools/node_modules/.bin/mcp-inspector
+
+$(INSPECTOR):
+	command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix .npm-tools \
+		@modelcontextprotocol/inspector@0.14.0 \
+		|| echo "the MCP Inspector could not be installed: its test will skip"
+
+test: install browser test-files $(INSPECTOR)
 	$(BIN)/pytest -q
 
 # The query benchmarks search the Python 3.11 documentation (Debian's python3.11-doc).
@@ -102,5 +112,5 @@ lint: install
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) riverbed-data .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(LOCK_VENV) .npm-tools riverbed-data .pytest_cache .ruff_cache *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
