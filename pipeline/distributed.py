@@ -38,6 +38,7 @@ from index.store import open_store
 from pipeline.clean import Cleaner
 from pipeline.dedupe import MinHashSigner, content_hash, similarity
 from pipeline.embed import Embedder
+from pipeline.engine import RunInputs
 from pipeline.report import Failure, RunReport
 from pipeline.runner import raw_hash
 from pipeline.settings import PipelineSettings
@@ -290,34 +291,18 @@ class RayEngine:
     address: str | None = None
     workers: int | None = None  # embed actors; default: one per CPU of the cluster
 
-    def session(
-        self,
-        inputs: Iterable[Input],
-        settings: PipelineSettings,
-        report: RunReport,
-        include: Sequence[str],
-        exclude: Sequence[str],
-    ) -> RaySession:
-        return RaySession(self, inputs, settings, report, include, exclude)
+    def session(self, given: RunInputs) -> RaySession:
+        return RaySession(self, given)
 
 
 class RaySession:
     """One run on Ray: the prepared-work stages, and the documents Ray read, in input order."""
 
-    def __init__(
-        self,
-        engine: RayEngine,
-        inputs: Iterable[Input],
-        settings: PipelineSettings,
-        report: RunReport,
-        include: Sequence[str],
-        exclude: Sequence[str],
-    ) -> None:
+    def __init__(self, engine: RayEngine, given: RunInputs) -> None:
         self.engine = engine
-        self.inputs = inputs
+        self.given = given
+        settings = given.settings
         self.settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
-        self.report = report
-        self.include, self.exclude = include, exclude
         self.work = PreparedWork()
 
     def stages(self, local: Stages) -> Stages:
@@ -328,14 +313,15 @@ class RaySession:
 
         The runner takes a micro-batch, processes it, then asks for the next: what was prepared
         for a batch is forgotten when the next one begins, so memory stays bounded."""
-        rows = list(_rows(self.inputs, self.report, self.include, self.exclude))
+        given = self.given
+        rows = list(_rows(given.inputs, given.report, given.include, given.exclude))
         if not rows:
             return
         ray, started = _start_ray(self.engine.address)
         try:
             with warnings.catch_warnings():  # Ray's notes to its own developers
                 warnings.simplefilter("ignore", DeprecationWarning)
-                prepared = _prepared(self._dataset(rows), self.report)
+                prepared = _prepared(self._dataset(rows), given.report)
                 for given, item in enumerate(prepared):
                     if given % self.settings.batch_documents == 0:
                         self.work.clear()  # the runner is done with the previous batch

@@ -1,92 +1,26 @@
 """The library face of ingestion: `ingest(paths_or_documents, data_dir=...)` → RunReport.
 
-An engine decides where the stages run: `LocalEngine` (this process, the default) or
-`pipeline.distributed.RayEngine`. Either way the run goes through a `Writer` (writer.py), so it
-is recorded, decided and reported the same way.
+A run goes through a `Writer` (writer.py) on an engine (engine.py: this process by default, or
+Ray), so it is recorded, decided and reported the same way wherever its stages run.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from index.models import Document
 from index.records import Chunk
 from pipeline.clean import Cleaner
+from pipeline.engine import Engine, LocalEngine, RunInputs
 from pipeline.prune import gone_documents
 from pipeline.report import RunReport
 from pipeline.settings import PipelineSettings
-from pipeline.sources import Input, documents_from, read_paths
+from pipeline.sources import Input, read_paths
 from pipeline.sources.inputs import Web
-from pipeline.stages import Stages, make_chunker
+from pipeline.stages import make_chunker
 from pipeline.writer import Run, Writer, open_writer
-
-
-class EngineSession(Protocol):
-    """One run's work on an engine: the stages it wants, and the documents it reads (a
-    generator that starts what the engine needs when the run first pulls from it, and stops it
-    when it is closed)."""
-
-    def stages(self, local: Stages) -> Stages: ...
-
-    def documents(self) -> Iterator[Document]: ...
-
-
-class Engine(Protocol):
-    def session(
-        self,
-        inputs: Iterable[Input],
-        settings: PipelineSettings,
-        report: RunReport,
-        include: Sequence[str],
-        exclude: Sequence[str],
-    ) -> EngineSession: ...
-
-
-class LocalEngine:
-    """The stages in this process, over documents read here (URLs and feeds through `web`)."""
-
-    def __init__(self, web: Web | None = None) -> None:
-        self.web = web
-
-    def session(
-        self,
-        inputs: Iterable[Input],
-        settings: PipelineSettings,
-        report: RunReport,
-        include: Sequence[str],
-        exclude: Sequence[str],
-    ) -> EngineSession:
-        return _LocalSession(inputs, settings, report, include, exclude, self.web)
-
-
-class _LocalSession:
-    def __init__(
-        self,
-        inputs: Iterable[Input],
-        settings: PipelineSettings,
-        report: RunReport,
-        include: Sequence[str],
-        exclude: Sequence[str],
-        web: Web | None,
-    ) -> None:
-        self.inputs, self.settings, self.report = inputs, settings, report
-        self.include, self.exclude, self.web = include, exclude, web
-
-    def stages(self, local: Stages) -> Stages:
-        return local
-
-    def documents(self) -> Iterator[Document]:
-        return documents_from(
-            self.inputs,
-            self.report,
-            self.settings.max_document_bytes,
-            self.include,
-            self.exclude,
-            web=self.web,
-        )
 
 
 def ingest(
@@ -152,8 +86,8 @@ def ingest_with(
     Pass `report` when the inputs report their own failures into it (records read from a
     request, say)."""
     report = report or RunReport()
-    engine = engine or LocalEngine(web_of(writer))
-    session = engine.session(inputs, writer.settings, report, include, exclude)
+    given = RunInputs(inputs, writer.settings, report, include, exclude)
+    session = (engine or LocalEngine(web_of(writer))).session(given)
     stages = session.stages(writer.stages(report))
     with writer.run(job, report=report, stop=stop, on_batch=on_batch, stages=stages) as run:
         run.runner.delete(gone_documents(writer.store, prune))

@@ -18,7 +18,7 @@ import re
 import signal
 import threading
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -248,27 +248,32 @@ def run_forever(jobs: Sequence[Job], settings: PipelineSettings) -> None:
     """Run the jobs on their schedules until SIGINT/SIGTERM.
 
     Interval jobs run once at start, then every interval; cron jobs wait for their first time.
+    A signal is handled from the moment this is called: before the scheduler runs, it keeps it
+    from starting; once it runs, it shuts it down after the run in flight.
     """
     stop = threading.Event()
     triggers = [(job, job.trigger()) for job in jobs]  # a job without a schedule fails here
+    executor = ThreadPoolExecutor(max_workers=1)
+    scheduler = BlockingScheduler(
+        executors={"default": executor},
+        job_defaults={
+            "max_instances": 1,
+            "coalesce": True,
+            "misfire_grace_time": settings.misfire_grace_time,
+        },
+    )
+    shut_down = _shutting_down(scheduler)
+    _stop_on_signals(stop, shut_down)
+    scheduler.add_listener(lambda _: stop.is_set() and shut_down(), EVENT_SCHEDULER_STARTED)
     with open_writer(settings) as writer:
         runner = JobRunner(writer, stop)
-        executor = ThreadPoolExecutor(max_workers=1)
-        scheduler = BlockingScheduler(
-            executors={"default": executor},
-            job_defaults={
-                "max_instances": 1,
-                "coalesce": True,
-                "misfire_grace_time": settings.misfire_grace_time,
-            },
-        )
         for job, trigger in triggers:
             # an interval job's first run is now; None would mean "paused", so it is left out
             now = {"next_run_time": datetime.now(UTC)} if job.every is not None else {}
             scheduler.add_job(runner.run, trigger, args=(job,), id=job.name, name=job.name, **now)
-        scheduler.add_listener(lambda _: _stop_on_signals(stop, scheduler), EVENT_SCHEDULER_STARTED)
-        log.info("scheduler started: %s", ", ".join(_describe(job) for job in jobs))
-        scheduler.start()
+        if not stop.is_set():
+            log.info("scheduler started: %s", ", ".join(_describe(job) for job in jobs))
+            scheduler.start()
         executor.shutdown(wait=True)  # the run in flight commits its batch and is recorded
     log.info("scheduler stopped")
 
@@ -277,11 +282,20 @@ def _describe(job: Job) -> str:
     return f"{job.name} every {job.every}" if job.every is not None else f"{job.name} {job.cron}"
 
 
-def _stop_on_signals(stop: threading.Event, scheduler: BlockingScheduler) -> None:
-    """First SIGINT/SIGTERM: finish the batch in flight, then shut down; a second SIGINT: exit.
+def _shutting_down(scheduler: BlockingScheduler) -> Callable[[], None]:
+    """Shut the scheduler down once, if it runs, from another thread: a signal handler may have
+    interrupted the scheduler's own loop."""
+    once = threading.Lock()
 
-    Installed once the scheduler runs (so there is one to shut down), from its start event.
-    """
+    def shut_down() -> None:
+        if scheduler.running and once.acquire(blocking=False):
+            threading.Thread(target=scheduler.shutdown, kwargs={"wait": False}).start()
+
+    return shut_down
+
+
+def _stop_on_signals(stop: threading.Event, shut_down: Callable[[], None]) -> None:
+    """First SIGINT/SIGTERM: finish the batch in flight, then shut down; a second SIGINT: exit."""
     if threading.current_thread() is not threading.main_thread():
         return
 
@@ -292,8 +306,7 @@ def _stop_on_signals(stop: threading.Event, scheduler: BlockingScheduler) -> Non
             return
         stop.set()
         log.info("stopping after the current batch…")
-        # Shut down from another thread: this handler may interrupt the scheduler's own loop.
-        threading.Thread(target=scheduler.shutdown, kwargs={"wait": False}).start()
+        shut_down()
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)

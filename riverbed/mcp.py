@@ -88,7 +88,7 @@ class IngestRecord(BaseModel):
 
 
 # Advertised as IngestRecord but checked one by one by the pipeline, so a bad one fails alone.
-DocumentRecord = Annotated[dict[str, Any], WithJsonSchema(IngestRecord.model_json_schema())]
+DocumentRecord = Annotated[Any, WithJsonSchema(IngestRecord.model_json_schema())]
 
 Question = Annotated[
     str,

@@ -18,6 +18,14 @@ BUNKER = SEEDS / "zelensky-bunker-interview.txt"
 QUESTION = "what did Zelensky ask of NATO"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs Postgres is slow: it starts a server once per session and makes a
+    database of its own (`pytest -m "not slow"` leaves them out)."""
+    for item in items:
+        if "pg_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data")

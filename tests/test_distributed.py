@@ -30,6 +30,8 @@ from riverbed.settings import Settings
 from riverbed.testing.postgres import create_database, drop_database
 from tests.conftest import CNN, SEEDS
 
+pytestmark = pytest.mark.slow  # Ray
+
 DATA = Path(__file__).resolve().parent / "data"
 SQUAD_DOCS = DATA / "squad2-dev-5articles.docs.jsonl"
 SQUAD_QUESTIONS = DATA / "squad2-dev-5articles.questions.jsonl"

@@ -20,6 +20,8 @@ from pipeline.ingestion import passages_of
 from riverbed.settings import Settings
 from tests.conftest import QUESTION, ROOT
 
+pytestmark = pytest.mark.slow  # every encoder over hundreds of texts
+
 DATA = ROOT / "tests" / "data"
 ODD_QUESTIONS = [
     QUESTION,

@@ -32,6 +32,8 @@ from tests.ingest_helpers import (
     write_corpus,
 )
 
+pytestmark = pytest.mark.slow  # processes killed mid-run
+
 CORPUS_SIZE = 300
 BATCH = 4
 BATCHES = CORPUS_SIZE // BATCH

@@ -18,6 +18,8 @@ from riverbed.settings import Settings
 from tests.conftest import BUNKER, CNN, QUESTION, ROOT
 from tests.server_harness import copy_index, running_server
 
+pytestmark = pytest.mark.slow  # a browser
+
 # The README's screenshot is refreshed on request, not by every run:
 # `SEARCH_PAGE_SCREENSHOT=docs/search-page.png .venv/bin/pytest tests/test_page.py`.
 SCREENSHOT_TO = os.environ.get("SEARCH_PAGE_SCREENSHOT")

@@ -7,67 +7,13 @@ Implementations: `SqliteFaissStore` (embedded default) and `PostgresStore` (pgve
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
 from index.models import Filters
-from index.records import DocumentState, StoredPassage, WriteBatch
-
-# A stored document as `Store.document()` returns it: field name -> column of `documents`.
-DOCUMENT_FIELDS: dict[str, str] = {
-    "id": "id",
-    "source": "source",
-    "title": "title",
-    "url": "url",
-    "published_at": "published_at",
-    "metadata": "metadata",
-    "text": "text",
-    "duplicate_of": "duplicate_of",
-    "duplicate_kind": "duplicate_kind",
-    "chunks": "n_chunks",
-    "tokens": "n_tokens",
-    "version": "version",
-    "ingested_at": "ingested_at",
-    "updated_at": "updated_at",
-}
-SELECT_DOCUMENT = f"SELECT {', '.join(DOCUMENT_FIELDS.values())} FROM documents WHERE id = "
-
-
-def document_from_row(row: Sequence[Any]) -> dict[str, Any]:
-    return dict(zip(DOCUMENT_FIELDS, row, strict=True))
-
-
-def passage_at_home(
-    passage_id: int,
-    text: str,
-    occurrences: Sequence[Sequence[Any]],
-    copies: dict[str, list[str]],
-    **fields: Any,
-) -> StoredPassage:
-    """A passage as search reads it, placed at its first occurrence (its home document).
-
-    `occurrences` are (start, end, doc id, source, title, url, ...) in document order; `copies`
-    maps a document id to the sources of its exact duplicates. `also_in` lists the sources of the
-    other occurrences and of every such document's copies. `fields` gives the rest
-    (published_at, metadata, sentences, sentence_vectors, vector), decoded by the store."""
-    start, end, doc_id, source, title, url = occurrences[0][:6]
-    also_in = [occurrence[3] for occurrence in occurrences[1:]] + copies.get(doc_id, [])
-    for occurrence in occurrences[1:]:
-        also_in += copies.get(occurrence[2], [])
-    return StoredPassage(
-        passage_id=passage_id,
-        text=text,
-        doc_id=doc_id,
-        source=source,
-        title=title,
-        start=start,
-        end=end,
-        url=url,
-        also_in=list(dict.fromkeys(s for s in also_in if s != source)),
-        **fields,
-    )
+from index.records import DocumentRecord, DocumentState, StoredPassage, WriteBatch
 
 
 class StoreError(RuntimeError):
@@ -112,6 +58,25 @@ class StoreBase:
     def delete(self, doc_ids: Sequence[str]) -> int:
         """Remove these documents (those that exist) in one write; how many there were."""
         return self.write(WriteBatch(deletes=list(dict.fromkeys(doc_ids))))
+
+    def _delete_document(self, conn: Any, doc_id: str) -> set[int] | None:
+        """Delete one document in `conn`'s transaction; the passages it had (None: none such)."""
+        raise NotImplementedError
+
+    def _apply(
+        self, conn: Any, batch: WriteBatch, upsert: Callable[[Any, DocumentRecord], set[int]]
+    ) -> tuple[int, set[int]]:
+        """A batch's deletes, then its upserts, in `conn`'s transaction: how many documents were
+        deleted, and the passages touched (whose orphans the store then collects)."""
+        deleted, touched = 0, set()
+        for doc_id in batch.deletes:
+            passages = self._delete_document(conn, doc_id)
+            if passages is not None:
+                deleted += 1
+                touched |= passages
+        for record in batch.upserts:
+            touched |= upsert(conn, record)
+        return deleted, touched
 
 
 class Store(Protocol):

@@ -29,22 +29,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import numpy as np
 
 from index.models import Filters
-from index.records import Chunk, DocumentRecord, DocumentState, StoredPassage, WriteBatch
-from index.store.base import (
-    SELECT_DOCUMENT,
-    MissingVectors,
-    ModelMismatch,
-    StoreBase,
-    StoreError,
-    document_from_row,
-    passage_at_home,
-)
+from index.records import Chunk, DocumentRecord, DocumentState, Span, StoredPassage, WriteBatch
+from index.store import catalog_sql
+from index.store.base import MissingVectors, ModelMismatch, StoreBase, StoreError
 from index.store.fts5_terms import (
     BM25_B,
     BM25_K1,
@@ -52,6 +44,7 @@ from index.store.fts5_terms import (
     tsquery_literal,
     tsvector_literal,
 )
+from index.store.postgres_check import catalog_problems
 
 try:
     import psycopg
@@ -171,14 +164,18 @@ def describe(url: str) -> str:
     return f"postgresql://{user}{host}{port}/{parts.get('dbname', '')}"
 
 
-def _iso(value: datetime | None, timespec: str = "auto") -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat(timespec=timespec)
+def _decode_passages(rows: list[Sequence[Any]]) -> list[tuple[list[Span], np.ndarray, np.ndarray]]:
+    decoded = []
+    for _, _, sentences, sentence_blob, vector in rows:
+        spans = [tuple(span) for span in sentences]
+        sentence_vectors = np.frombuffer(sentence_blob, dtype=np.float16).reshape(len(spans), -1)
+        decoded.append(
+            (spans, sentence_vectors.astype(np.float32), vector.to_numpy().astype(np.float32))
+        )
+    return decoded
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+DIALECT = catalog_sql.POSTGRES
 
 
 class PostgresStore(StoreBase):
@@ -390,9 +387,9 @@ class PostgresStore(StoreBase):
         return {row[0] for row in rows}
 
     def sources_under(self, prefix: str) -> list[tuple[str, str]]:
-        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = self._rows(
-            "SELECT id, source FROM documents WHERE source LIKE %s ORDER BY pk", (pattern,)
+            "SELECT id, source FROM documents WHERE source LIKE %s ORDER BY pk",
+            (catalog_sql.like_prefix(prefix),),
         )
         return [(doc_id, source) for doc_id, source in rows]
 
@@ -411,15 +408,9 @@ class PostgresStore(StoreBase):
         conn.execute(
             "SELECT 1 FROM documents WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (doc_ids,)
         )
-        touched: set[int] = set()
-        deleted = 0
-        for doc_id in batch.deletes:
-            passages = self._delete_document(conn, doc_id)
-            if passages is not None:
-                deleted += 1
-                touched |= passages
-        for record in batch.upserts:
-            touched |= self._upsert_document(conn, record, passage_ids)
+        deleted, touched = self._apply(
+            conn, batch, lambda conn, record: self._upsert_document(conn, record, passage_ids)
+        )
         removed = self._collect_orphans(conn, touched)
         self._bump_generation(conn, added - removed)
         return deleted
@@ -498,12 +489,7 @@ class PostgresStore(StoreBase):
             for r in conn.execute("DELETE FROM chunks WHERE doc_pk = %s RETURNING passage_id", row)
         }
         conn.execute("DELETE FROM documents WHERE pk = %s", row)
-        # Its duplicates lose their original: forget their hashes so the next ingest indexes them.
-        conn.execute(
-            "UPDATE documents SET raw_hash = '', content_hash = '', duplicate_of = NULL,"
-            " duplicate_kind = NULL WHERE duplicate_of = %s",
-            (doc_id,),
-        )
+        conn.execute(catalog_sql.forget_copies(DIALECT), (doc_id,))
         return touched
 
     def _upsert_document(
@@ -515,7 +501,7 @@ class PostgresStore(StoreBase):
             doc.source,
             doc.title,
             doc.url,
-            _utc(doc.published_at),
+            catalog_sql.aware_utc(doc.published_at),
             Jsonb(doc.metadata, dumps=_json),
             doc.text,
             record.raw_hash,
@@ -606,7 +592,7 @@ class PostgresStore(StoreBase):
     ) -> list[tuple[int, float]]:
         if k <= 0 or self.dim() is None:
             return []
-        allowed, params = _allowed_sql(filters)
+        allowed, params = catalog_sql.allowed_passages(filters, DIALECT) or ("", [])
         where = f"WHERE id IN ({allowed})" if allowed else ""
         query = np.asarray(vector, dtype=np.float32)
         with self._pool.connection() as conn, conn.transaction():
@@ -634,7 +620,7 @@ class PostgresStore(StoreBase):
         queries = self._term_queries(terms)
         if not queries or k <= 0:
             return []
-        allowed, params = _allowed_sql(filters)
+        allowed, params = catalog_sql.allowed_passages(filters, DIALECT) or ("", [])
         keep = f"WHERE m.id IN ({allowed})" if allowed else ""
         rows = self._rows(
             f"""
@@ -685,63 +671,18 @@ class PostgresStore(StoreBase):
         return {term: int(found.get(term, 0)) for term in terms}, int(total)
 
     def passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]:
-        ids = list(dict.fromkeys(int(pid) for pid in passage_ids))
-        if not ids:
-            return {}
-        found: dict[int, StoredPassage] = {}
         with self._snapshot() as conn:
-            occurrences: dict[int, list[tuple]] = {}
-            for row in conn.execute(
-                'SELECT c.passage_id, c.start, c."end", d.id, d.source, d.title, d.url,'
-                " d.published_at, d.metadata FROM chunks c JOIN documents d ON d.pk = c.doc_pk"
-                " WHERE c.passage_id = ANY(%s) ORDER BY d.pk, c.ordinal",
-                (ids,),
-            ):
-                occurrences.setdefault(row[0], []).append(row[1:])
-            doc_ids = list({occ[2] for occs in occurrences.values() for occ in occs})
-            copies: dict[str, list[str]] = {}
-            for original, source in conn.execute(
-                "SELECT duplicate_of, source FROM documents WHERE duplicate_of = ANY(%s)"
-                " ORDER BY pk",
-                (doc_ids,),
-            ):
-                copies.setdefault(original, []).append(source)
-            for pid, text, sentences, sentence_blob, vector in conn.execute(
-                "SELECT id, text, sentences, sentence_vectors, vector FROM passages"
-                " WHERE id = ANY(%s)",
-                (ids,),
-            ):
-                occs = occurrences.get(pid)
-                if not occs:
-                    continue
-                spans = [tuple(span) for span in sentences]
-                found[pid] = passage_at_home(
-                    pid,
-                    text,
-                    occs,
-                    copies,
-                    published_at=_iso(occs[0][6]),
-                    metadata=occs[0][7],
-                    sentences=spans,
-                    sentence_vectors=np.frombuffer(sentence_blob, dtype=np.float16)
-                    .reshape(len(spans), -1)
-                    .astype(np.float32),
-                    vector=vector.to_numpy().astype(np.float32),
-                )
-        return found
+            return catalog_sql.read_passages(passage_ids, conn.execute, DIALECT, _decode_passages)
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
-        rows = self._rows(
-            SELECT_DOCUMENT + "%s",
-            (doc_id,),
-        )
+        rows = self._rows(catalog_sql.select_document(DIALECT), (doc_id,))
         if not rows:
             return None
         row = rows[0]
-        document = document_from_row(row)
-        document["published_at"] = _iso(document["published_at"])
+        document = catalog_sql.document_from_row(row)
+        document["published_at"] = catalog_sql.iso_string(document["published_at"])
         for key in ("ingested_at", "updated_at"):
-            document[key] = _iso(document[key], "seconds")
+            document[key] = catalog_sql.iso_string(document[key], "seconds")
         return document
 
     def stats(self) -> dict[str, Any]:
@@ -773,15 +714,14 @@ class PostgresStore(StoreBase):
             "passages": row[4],
             "tokens": int(row[5]),
             "generation": row[6],
-            "last_ingest": _iso(row[7], "seconds"),
+            "last_ingest": catalog_sql.iso_string(row[7], "seconds"),
             "bytes": int(row[8] or 0),
         }
 
     def check(self) -> list[str]:
         """Consistency problems, one line each (none: []); see postgres_check.py."""
-        from index.store.postgres_check import check_store
-
-        return check_store(self)
+        with self._snapshot() as conn:
+            return catalog_problems(conn, DIALECT, self.dim(), self._terms)
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -793,13 +733,12 @@ class PostgresStore(StoreBase):
         try:
             with conn.transaction():
                 conn.execute(
-                    "UPDATE runs SET status = 'crashed', error = 'the process ended before the"
-                    " run did; the batches it committed are kept' WHERE status = 'running'"
+                    "UPDATE runs SET status = 'crashed', error = %s WHERE status = 'running'"
                     " AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'"
                     " AND l.database = (SELECT oid FROM pg_database"
                     " WHERE datname = current_database())"
                     " AND l.classid = %s AND l.objid = runs.id AND l.objsubid = 2)",
-                    (RUN_LOCK,),
+                    (catalog_sql.CRASHED, RUN_LOCK),
                 )
                 run_id = int(
                     conn.execute(
@@ -837,16 +776,13 @@ class PostgresStore(StoreBase):
         )
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self._rows(
-            "SELECT id, job, started_at, ended_at, status, report, error FROM runs"
-            " ORDER BY id DESC LIMIT %s",
-            (limit,),
-        )
-        keys = ("id", "job", "started_at", "ended_at", "status", "report", "error")
-        runs = [dict(zip(keys, row, strict=True)) for row in rows]
+        runs = [
+            catalog_sql.run_from_row(row)
+            for row in self._rows(catalog_sql.select_runs(DIALECT), (limit,))
+        ]
         for run in runs:
-            run["started_at"] = _iso(run["started_at"], "seconds")
-            run["ended_at"] = _iso(run["ended_at"], "seconds")
+            run["started_at"] = catalog_sql.iso_string(run["started_at"], "seconds")
+            run["ended_at"] = catalog_sql.iso_string(run["ended_at"], "seconds")
         return runs
 
 
@@ -864,36 +800,6 @@ class _Delta:
 
     def __sub__(self, other: _Delta) -> _Delta:
         return _Delta(self.passages - other.passages, self.tokens - other.tokens)
-
-
-def _allowed_sql(filters: Filters | None) -> tuple[str, list[Any]]:
-    """A subquery of the passage ids of documents that pass the filters ('' when unfiltered);
-    a duplicate that passes lets its original's passages through, as in the embedded store."""
-    if filters is None or filters.is_empty():
-        return "", []
-    conditions: list[str] = []
-    params: list[Any] = []
-    if filters.doc_ids:
-        conditions.append("d.id = ANY(%s)")
-        params.append(list(filters.doc_ids))
-    if filters.sources:
-        conditions.append("d.source = ANY(%s)")
-        params.append(list(filters.sources))
-    for key, value in (filters.metadata or {}).items():
-        conditions.append("d.metadata ->> %s = %s")
-        params += [key, str(value)]
-    if filters.published_after:
-        conditions.append("d.published_at >= %s")
-        params.append(_utc(filters.published_after))
-    if filters.published_before:
-        conditions.append("d.published_at <= %s")
-        params.append(_utc(filters.published_before))
-    where = " AND ".join(conditions)
-    subquery = (
-        "SELECT c.passage_id FROM chunks c JOIN documents d ON d.pk = c.doc_pk"
-        f" WHERE ({where}) OR d.id IN (SELECT d.duplicate_of FROM documents d WHERE {where})"
-    )
-    return subquery, params + params
 
 
 def _json(value: Any) -> str:

@@ -23,28 +23,23 @@ from filelock import FileLock, Timeout
 
 from index.lexical import fts5_match
 from index.models import Filters
-from index.records import DocumentRecord, DocumentState, StoredPassage, WriteBatch
-from index.store.base import (
-    SELECT_DOCUMENT,
-    MissingVectors,
-    ModelMismatch,
-    StoreBase,
-    StoreError,
-    WriterBusy,
-    document_from_row,
-    passage_at_home,
-)
+from index.records import DocumentRecord, DocumentState, Span, StoredPassage, WriteBatch
+from index.store import catalog_sql
+from index.store.base import MissingVectors, ModelMismatch, StoreBase, StoreError, WriterBusy
 from index.store.bm25_postings import Bm25Postings
 from index.store.faiss_vectors import FaissVectors
+from index.store.sqlite_check import catalog_problems, fts_problems, vector_problems
 from index.store.vector_segments import save_segments
 
-SCHEMA_VERSION = 1
 CATALOG = "catalog.sqlite"
 MMAP_BYTES = 1 << 30
 CHANGE_LOG_KEEP = 1000  # generations of change log kept behind the saved vector file
 BM25_IN_BACKGROUND_FROM = 200_000  # passages from which warm() reads BM25's postings apart
 
-SCHEMA = """
+# Migration n brings the catalog from schema version n-1 to n; applied in order, all in the
+# transaction that records the version. Never edit one that has landed: append.
+MIGRATIONS: list[str] = [
+    """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents(
     rowid INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -82,10 +77,12 @@ CREATE TABLE IF NOT EXISTS passages(
     sentence_vectors BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_tokens ON passages(n_tokens);
+-- A chunk is one occurrence of a passage in a document: its place there, and its offsets
+-- into the document's cleaned text.
 CREATE TABLE IF NOT EXISTS chunks(
     doc_rowid INTEGER NOT NULL REFERENCES documents(rowid) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL,
-    start INTEGER NOT NULL,
+    ordinal INTEGER NOT NULL,  -- its place among the document's chunks
+    start INTEGER NOT NULL,  -- character offsets into documents.text
     "end" INTEGER NOT NULL,
     passage_id INTEGER NOT NULL REFERENCES passages(id),
     PRIMARY KEY(doc_rowid, ordinal)
@@ -111,23 +108,14 @@ CREATE TABLE IF NOT EXISTS runs(
     report TEXT NOT NULL DEFAULT '{}',
     error TEXT NOT NULL DEFAULT ''
 );
-"""
+INSERT OR IGNORE INTO meta VALUES ('generation', '0'), ('changes_floor', '0');
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def iso_utc(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC).isoformat()
-    except OverflowError:  # within hours of year 1 or 9999: the nearest representable instant
-        edge = datetime.min if value.year == 1 else datetime.max
-        return edge.replace(tzinfo=UTC).isoformat()
 
 
 def _blob(array: np.ndarray, dtype: type) -> bytes:
@@ -143,6 +131,41 @@ def _float16_table() -> np.ndarray:
 def _float16_to_float32(buffer: bytes) -> np.ndarray:
     """The same values as `np.frombuffer(buffer, np.float16).astype(np.float32)`."""
     return _float16_table().take(np.frombuffer(buffer, dtype=np.uint16))
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of a script, one at a time (executescript would commit first)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            yield statement.strip()
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement: {statement.strip()[:60]}")
+
+
+def _decode_passages(rows: list[Sequence[Any]]) -> list[tuple[list[Span], np.ndarray, np.ndarray]]:
+    """Every passage's sentence spans and vectors decoded in one go, then handed out by row."""
+    if not rows:
+        return []
+    spans = json.loads("[" + ",".join(row[2] for row in rows) + "]")  # one parse for all
+    dim = len(rows[0][4]) // 4
+    matrix = _float16_to_float32(b"".join(row[3] for row in rows)).reshape(-1, dim)
+    decoded, offset = [], 0
+    for row, sentences in zip(rows, spans, strict=True):
+        decoded.append(
+            (
+                [tuple(span) for span in sentences],
+                matrix[offset : offset + len(sentences)],
+                np.frombuffer(row[4], dtype=np.float32),
+            )
+        )
+        offset += len(sentences)
+    return decoded
+
+
+DIALECT = catalog_sql.SQLITE
 
 
 class SqliteFaissStore(StoreBase):
@@ -164,14 +187,8 @@ class SqliteFaissStore(StoreBase):
         self._term_counts_lock = threading.Lock()
         self._bm25: Bm25Postings | None = None  # BM25 from memory, once warmed (see warm)
         self._mmap_bytes = 0  # read through mmap, once warmed
-        self.db.executescript(
-            "BEGIN IMMEDIATE;" + SCHEMA + "INSERT OR IGNORE INTO meta VALUES"
-            f" ('schema_version', '{SCHEMA_VERSION}'), ('generation', '0'), ('changes_floor', '0');"
-            "COMMIT;"
-        )
-        version = int(self._meta("schema_version") or 0)
-        if version != SCHEMA_VERSION:
-            raise StoreError(f"index schema version {version} is not {SCHEMA_VERSION}: re-ingest")
+        if self._schema_version() != SCHEMA_VERSION:
+            self._migrate()
 
     # -- connections -------------------------------------------------------------------------
 
@@ -212,6 +229,26 @@ class SqliteFaissStore(StoreBase):
         finally:
             db.execute("COMMIT")
 
+    def _schema_version(self) -> int:
+        exists = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+        return int(self._meta("schema_version") or 0) if exists else 0
+
+    def _migrate(self) -> None:
+        """Apply the migrations this catalog lacks, one process at a time."""
+        with self._transaction() as db:
+            version = self._schema_version()  # again, now that no other writer can migrate
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the index at {self.data_dir} has schema version {version}, newer than this"
+                    f" riverbed's {SCHEMA_VERSION}: upgrade riverbed"
+                )
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _statements(MIGRATIONS[number - 1]):
+                    db.execute(statement)
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(number),)
+                )
+
     def _meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
@@ -239,8 +276,8 @@ class SqliteFaissStore(StoreBase):
         self._writer_lock = lock
         with self._transaction() as db:
             db.execute(
-                "UPDATE runs SET status = 'crashed', error = 'the process ended before the run"
-                " did; the batches it committed are kept' WHERE status = 'running'"
+                "UPDATE runs SET status = 'crashed', error = ? WHERE status = 'running'",
+                (catalog_sql.CRASHED,),
             )
 
     def release_writer(self) -> None:
@@ -268,7 +305,7 @@ class SqliteFaissStore(StoreBase):
 
     def document_states(self, doc_ids: Sequence[str]) -> dict[str, DocumentState]:
         states = {}
-        for part in _parts(list(doc_ids)):
+        for part in catalog_sql.parts(list(doc_ids)):
             marks = ",".join("?" * len(part))
             for doc_id, raw, content in self.db.execute(
                 f"SELECT id, raw_hash, content_hash FROM documents WHERE id IN ({marks})", part
@@ -278,7 +315,7 @@ class SqliteFaissStore(StoreBase):
 
     def find_content(self, content_hashes: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for part in _parts(list(content_hashes)):
+        for part in catalog_sql.parts(list(content_hashes)):
             marks = ",".join("?" * len(part))
             for content, doc_id in self.db.execute(
                 f"SELECT content_hash, id FROM documents WHERE content_hash IN ({marks})"
@@ -301,7 +338,7 @@ class SqliteFaissStore(StoreBase):
 
     def known_passages(self, text_hashes: Sequence[str]) -> set[str]:
         known: set[str] = set()
-        for part in _parts(list(text_hashes)):
+        for part in catalog_sql.parts(list(text_hashes)):
             marks = ",".join("?" * len(part))
             known.update(
                 row[0]
@@ -312,9 +349,9 @@ class SqliteFaissStore(StoreBase):
         return known
 
     def sources_under(self, prefix: str) -> list[tuple[str, str]]:
-        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         return self.db.execute(
-            "SELECT id, source FROM documents WHERE source LIKE ? ESCAPE '\\'", (pattern,)
+            "SELECT id, source FROM documents WHERE source LIKE ? ESCAPE '\\' ORDER BY rowid",
+            (catalog_sql.like_prefix(prefix),),
         ).fetchall()
 
     # -- writes ------------------------------------------------------------------------------
@@ -323,16 +360,8 @@ class SqliteFaissStore(StoreBase):
         """Apply one micro-batch in one transaction: all of it lands, or none."""
         if not batch.upserts and not batch.deletes:
             return 0
-        deleted = 0
         with self._transaction() as db:
-            touched: set[int] = set()
-            for doc_id in batch.deletes:
-                passages = self._delete_document(db, doc_id)
-                if passages is not None:
-                    deleted += 1
-                    touched |= passages
-            for record in batch.upserts:
-                touched |= self._upsert_document(db, record)
+            deleted, touched = self._apply(db, batch, self._upsert_document)
             self._collect_orphans(db, touched)
             self._bump_generation(db, touched)
         return deleted
@@ -346,12 +375,7 @@ class SqliteFaissStore(StoreBase):
             r[0] for r in db.execute("SELECT passage_id FROM chunks WHERE doc_rowid = ?", (row[0],))
         }
         db.execute("DELETE FROM documents WHERE rowid = ?", (row[0],))
-        # Its duplicates lose their original: forget their hashes so the next ingest indexes them.
-        db.execute(
-            "UPDATE documents SET raw_hash = '', content_hash = '', duplicate_of = NULL,"
-            " duplicate_kind = NULL WHERE duplicate_of = ?",
-            (doc_id,),
-        )
+        db.execute(catalog_sql.forget_copies(DIALECT), (doc_id,))
         return touched
 
     def _upsert_document(self, db: sqlite3.Connection, record: DocumentRecord) -> set[int]:
@@ -362,7 +386,7 @@ class SqliteFaissStore(StoreBase):
             doc.source,
             doc.title,
             doc.url,
-            iso_utc(doc.published_at),
+            catalog_sql.iso_utc(doc.published_at),
             json.dumps(doc.metadata, default=str),
             doc.text,
             record.raw_hash,
@@ -433,7 +457,7 @@ class SqliteFaissStore(StoreBase):
 
     def _collect_orphans(self, db: sqlite3.Connection, touched: set[int]) -> None:
         """Drop passages that no chunk refers to any more, with their FTS rows."""
-        for part in _parts(sorted(touched)):
+        for part in catalog_sql.parts(sorted(touched)):
             marks = ",".join("?" * len(part))
             orphans = db.execute(
                 f"SELECT id, text FROM passages WHERE id IN ({marks})"
@@ -472,7 +496,7 @@ class SqliteFaissStore(StoreBase):
 
     def _passage_column(self, column: str, passage_ids: list[int]) -> Iterator[tuple[int, Any]]:
         """(id, `column`) of the passages among `passage_ids` that exist."""
-        for part in _parts(passage_ids):
+        for part in catalog_sql.parts(passage_ids):
             marks = ",".join("?" * len(part))
             yield from self.db.execute(
                 f"SELECT id, {column} FROM passages WHERE id IN ({marks})", part
@@ -538,24 +562,30 @@ class SqliteFaissStore(StoreBase):
 
     def check(self) -> list[str]:
         """Consistency problems between catalog, FTS and FAISS, one line each (none: [])."""
-        from index.store.sqlite_check import check_store
-
-        return check_store(self)
+        problems = fts_problems(self.db)
+        with self._snapshot() as db:
+            problems += catalog_problems(db, DIALECT)
+            dim = self.dim()
+            if dim is not None:
+                problems += vector_problems(
+                    db,
+                    self.data_dir,
+                    dim,
+                    self.generation(),
+                    self._changes_since,
+                    self._vectors_of,
+                    self._all_vectors,
+                )
+        return problems
 
     # -- search ------------------------------------------------------------------------------
 
     def _allowed(self, filters: Filters | None) -> list[int] | None:
         """Passage ids of documents that pass the filters (None: no filter)."""
-        if filters is None or filters.is_empty():
+        allowed = catalog_sql.allowed_passages(filters, DIALECT)
+        if allowed is None:
             return None
-        conditions, params = _filter_sql(filters)
-        where = " AND ".join(conditions)
-        rows = self.db.execute(
-            f"SELECT DISTINCT c.passage_id FROM chunks c JOIN documents d ON d.rowid = c.doc_rowid"
-            f" WHERE {where} OR d.id IN (SELECT d.duplicate_of FROM documents d WHERE {where})",
-            params + params,
-        )
-        return [row[0] for row in rows]
+        return [row[0] for row in self.db.execute(*allowed)]
 
     @property
     def label(self) -> str:
@@ -623,9 +653,9 @@ class SqliteFaissStore(StoreBase):
             return found
         query = "SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ?"
         params: list[Any] = [fts5_match(list(terms))]
-        if allowed is not None:
-            query += f" AND rowid IN ({','.join('?' * len(allowed))})"
-            params += allowed
+        if allowed is not None:  # one parameter, however many passages pass
+            query += " AND rowid IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(allowed))
         query += " ORDER BY bm25(passages_fts), rowid LIMIT ?"
         return [(int(r[0]), float(r[1])) for r in self.db.execute(query, [*params, k])]
 
@@ -662,70 +692,14 @@ class SqliteFaissStore(StoreBase):
         return {term: known[term] for term in terms}, total
 
     def passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]:
-        ids = list(dict.fromkeys(passage_ids))
-        if not ids:
-            return {}
-        found: dict[int, StoredPassage] = {}
         with self._snapshot() as db:
-            marks = ",".join("?" * len(ids))
-            occurrences: dict[int, list[tuple]] = {}
-            for row in db.execute(
-                f'SELECT c.passage_id, c.start, c."end", d.id, d.source, d.title, d.url,'
-                f" d.published_at, d.metadata FROM chunks c JOIN documents d ON d.rowid ="
-                f" c.doc_rowid WHERE c.passage_id IN ({marks}) ORDER BY d.rowid, c.ordinal",
-                ids,
-            ):
-                occurrences.setdefault(row[0], []).append(row[1:])
-            doc_ids = list({occ[2] for occs in occurrences.values() for occ in occs})
-            copies: dict[str, list[str]] = {}
-            for part in _parts(doc_ids):
-                for original, source in db.execute(
-                    f"SELECT duplicate_of, source FROM documents WHERE duplicate_of IN"
-                    f" ({','.join('?' * len(part))}) ORDER BY rowid",
-                    part,
-                ):
-                    copies.setdefault(original, []).append(source)
-            rows = [
-                row
-                for row in db.execute(
-                    f"SELECT id, text, sentences, sentence_vectors, vector FROM passages"
-                    f" WHERE id IN ({marks})",
-                    ids,
-                )
-                if occurrences.get(row[0])
-            ]
-        if not rows:
-            return found
-        # Every passage's sentence vectors decoded in one go, then handed out as row slices.
-        spans = json.loads("[" + ",".join(row[2] for row in rows) + "]")  # one parse for all
-        dim = len(rows[0][4]) // 4
-        sentence_matrix = _float16_to_float32(b"".join(row[3] for row in rows)).reshape(-1, dim)
-        offset = 0
-        for (pid, text, _, _, vector_blob), sentences in zip(rows, spans, strict=True):
-            occs = occurrences[pid]
-            published, metadata = occs[0][6:8]
-            found[pid] = passage_at_home(
-                pid,
-                text,
-                occs,
-                copies,
-                published_at=published,
-                metadata=json.loads(metadata) if metadata != "{}" else {},
-                sentences=[tuple(s) for s in sentences],
-                sentence_vectors=sentence_matrix[offset : offset + len(sentences)],
-                vector=np.frombuffer(vector_blob, dtype=np.float32),
-            )
-            offset += len(sentences)
-        return found
+            return catalog_sql.read_passages(passage_ids, db.execute, DIALECT, _decode_passages)
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
-        row = self.db.execute(
-            SELECT_DOCUMENT + "?",
-            (doc_id,),
-        ).fetchone()
+        row = self.db.execute(catalog_sql.select_document(DIALECT), (doc_id,)).fetchone()
         if row is None:
             return None
-        document = document_from_row(row)
+        document = catalog_sql.document_from_row(row)
         document["metadata"] = json.loads(document["metadata"])
         return document
 
@@ -768,43 +742,10 @@ class SqliteFaissStore(StoreBase):
             )
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self.db.execute(
-            "SELECT id, job, started_at, ended_at, status, report, error FROM runs"
-            " ORDER BY id DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
-        keys = ("id", "job", "started_at", "ended_at", "status", "report", "error")
-        runs = [dict(zip(keys, row, strict=True)) for row in rows]
+        runs = [
+            catalog_sql.run_from_row(row)
+            for row in self.db.execute(catalog_sql.select_runs(DIALECT), (limit,))
+        ]
         for run in runs:
             run["report"] = json.loads(run["report"])
         return runs
-
-
-def _filter_sql(filters: Filters) -> tuple[list[str], list[Any]]:
-    conditions: list[str] = []
-    params: list[Any] = []
-    if filters.doc_ids:
-        conditions.append(f"d.id IN ({','.join('?' * len(filters.doc_ids))})")
-        params += filters.doc_ids
-    if filters.sources:
-        conditions.append(f"d.source IN ({','.join('?' * len(filters.sources))})")
-        params += filters.sources
-    for key, value in (filters.metadata or {}).items():
-        # json_each compares keys as plain text: any key works, where a JSON path would break.
-        conditions.append(
-            "EXISTS (SELECT 1 FROM json_each(d.metadata) AS m"
-            " WHERE m.key = ? AND CAST(m.value AS TEXT) = ?)"
-        )
-        params += [key, str(value)]
-    if filters.published_after:
-        conditions.append("d.published_at >= ?")
-        params.append(iso_utc(filters.published_after))
-    if filters.published_before:
-        conditions.append("d.published_at <= ?")
-        params.append(iso_utc(filters.published_before))
-    return conditions, params
-
-
-def _parts(items: list, size: int = 500) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
