@@ -32,6 +32,7 @@ from index.settings import IndexSettings
 from index.store.base import Store
 
 Mode = Literal["dense", "lexical", "hybrid"]
+DIGITS = 4  # of the scores and relevances results carry
 MODES: tuple[Mode, ...] = ("dense", "lexical", "hybrid")
 SIGNALS: dict[str, tuple[str, ...]] = {
     "dense": ("dense", "sentence"),
@@ -133,7 +134,8 @@ def search(
     ranked = ranked[: max(3 * k, k + 10)]
     candidates = []
     for pid, score in ranked:
-        passage_relevance = relevance([signal.get(pid, 0.0) for signal in signals.values()])
+        # Compared as reported, so a threshold equal to a result's relevance keeps that result.
+        passage_relevance = round(relevance([s.get(pid, 0.0) for s in signals.values()]), DIGITS)
         if passage_relevance >= min_relevance:
             candidates.append(Candidate(pool[pid], score, evidence[pid].row, passage_relevance))
     return [to_passage(c) for c in fold(candidates, k, settings.fold_overlap)]
@@ -154,8 +156,8 @@ def to_passage(candidate: Candidate) -> Passage:
     also_in = [s for s in dict.fromkeys(stored.also_in + candidate.folded) if s != stored.source]
     return Passage(
         text=stored.text,
-        score=round(candidate.score, 4),
-        relevance=round(candidate.relevance, 4),
+        score=round(candidate.score, DIGITS),
+        relevance=candidate.relevance,
         doc_id=stored.doc_id,
         source=stored.source,
         title=stored.title,
