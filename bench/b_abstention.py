@@ -12,4 +12,10 @@ from riverbed.evaluate.abstention import leave_one_out
 
 def run() -> dict[str, float | str]:
     report = leave_one_out(EVAL_DOCUMENTS, EVAL_QUESTIONS)
-    return {key: value for key, value in report.model_dump().items()}
+    figures: dict[str, float | str] = {
+        key: value for key, value in report.model_dump().items() if key != "tradeoff"
+    }
+    for threshold, (kept, empty) in report.tradeoff.items():
+        figures[f"at_{threshold}_answerable_kept"] = kept
+        figures[f"at_{threshold}_unanswerable_empty"] = empty
+    return figures

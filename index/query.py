@@ -8,7 +8,8 @@
    of the question's terms (coverage; see answer.py). Mode dense uses the first two, lexical the
    last two (BM25 leads, coverage refines it), hybrid all four.
 3. Fusion: a weighted sum of the signals (fusion.py); weights are settings. Each result's
-   relevance is the plain mean of its mode's signals; results below `min_relevance` are dropped.
+   relevance comes from the same signals, unweighted (relevance.py); results below
+   `min_relevance` are dropped.
 4. Folding: results that say the same become one, with the others' sources in `also_in`.
 
 The same logic serves every store: a store only answers dense and lexical top-n lists, term
@@ -27,7 +28,13 @@ from index.fold import Candidate, fold
 from index.fusion import weighted_sum
 from index.lexical import query_terms
 from index.models import Answer, Filters, Passage
-from index.relevance import bm25_ceiling, calibrated_cosine, chance_cosine, relevance
+from index.relevance import (
+    bm25_ceiling,
+    calibrated_cosine,
+    chance_cosine,
+    legible_share,
+    relevance,
+)
 from index.settings import IndexSettings
 from index.store.base import Store
 
@@ -79,7 +86,7 @@ def search(
     terms = query_terms(question)
     depth = max(settings.candidates, 2 * k)
 
-    def lexical_side() -> tuple[dict[int, float], TermMatcher, dict, dict]:
+    def lexical_side() -> tuple[dict[int, float], TermMatcher, dict, dict, float]:
         """BM25's candidates (as shares of the most the question's terms could score), the
         question's weighted terms, BM25's candidates read with their sentences' term coverage:
         none of it needs the question's vector."""
@@ -93,12 +100,12 @@ def search(
         matcher = TermMatcher(terms, {term: idf(count, total) for term, count in counts.items()})
         read = store.passages(list(found))
         coverage = {pid: matcher.coverages(p.text, p.sentences) for pid, p in read.items()}
-        return found, matcher, read, coverage
+        return found, matcher, read, coverage, legible_share(counts)
 
     pending = _LEXICAL_SIDE.submit(lexical_side)
     query_vector = encoder.embed_queries([question])[0] if encoder is not None else None
     dense = store.dense_search(query_vector, depth, filters) if mode != "lexical" else []
-    lexical, matcher, pool, coverage = pending.result()
+    lexical, matcher, pool, coverage, legible = pending.result()
     pool.update(store.passages([pid for pid, _ in dense if pid not in pool]))
     if not pool:
         return []
@@ -135,7 +142,8 @@ def search(
     candidates = []
     for pid, score in ranked:
         # Compared as reported, so a threshold equal to a result's relevance keeps that result.
-        passage_relevance = round(relevance([s.get(pid, 0.0) for s in signals.values()]), DIGITS)
+        evidence_of = {name: found.get(pid, 0.0) for name, found in signals.items()}
+        passage_relevance = round(relevance(evidence_of, legible), DIGITS)
         if passage_relevance >= min_relevance:
             candidates.append(Candidate(pool[pid], score, evidence[pid].row, passage_relevance))
     return [to_passage(c) for c in fold(candidates, k, settings.fold_overlap)]

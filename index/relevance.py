@@ -10,14 +10,14 @@ question and every index, so one threshold can tell an answer from no answer.
 - Term coverage is a share already: the weighted part of the question's terms that the best
   sentence holds (answer.py).
 
-A result's relevance is the mean of those its mode uses (dense: the two cosines; lexical: BM25
-and coverage; hybrid: all four), each in [0, 1].
+A result's relevance is the mean of two views of those its mode uses (dense: the two cosines;
+lexical: BM25 and coverage; hybrid: all four): the best cosine, and the mean of them all.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import lru_cache
 
 import numpy as np
@@ -68,6 +68,26 @@ def bm25_ceiling(document_counts: Mapping[str, int], total: int) -> float:
     return sum(bm25_idf(count, total) * (BM25_K1 + 1) for count in document_counts.values())
 
 
-def relevance(evidence: Sequence[float]) -> float:
-    """The mean of a result's calibrated evidence, in [0, 1]."""
-    return min(1.0, max(0.0, sum(evidence) / len(evidence))) if evidence else 0.0
+def legible_share(document_counts: Mapping[str, int]) -> float:
+    """The share of the question's terms that are words at all: known to English (wordfreq)
+    or held by the index. A model still gives a string of letters it cannot read some cosine
+    with everything; that cosine says nothing."""
+    from index.word_frequency import zipf_frequency
+
+    if not document_counts:
+        return 1.0
+    known = sum(count > 0 or zipf_frequency(term) > 0 for term, count in document_counts.items())
+    return known / len(document_counts)
+
+
+def relevance(evidence: Mapping[str, float], legible: float = 1.0) -> float:
+    """A result's relevance in [0, 1] from its calibrated signals: the mean of two views, its
+    best cosine (meaning alone can show an answer put in other words), counted for the share of
+    the question that is legible, and the mean of all its signals (meaning and words agreeing).
+    A mode without cosines has only the second."""
+    if not evidence:
+        return 0.0
+    agreement = sum(evidence.values()) / len(evidence)
+    cosines = [evidence[name] for name in ("dense", "sentence") if name in evidence]
+    found = (legible * max(cosines) + agreement) / 2 if cosines else agreement
+    return min(1.0, max(0.0, found))

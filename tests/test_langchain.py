@@ -86,4 +86,4 @@ def test_retriever_returns_nothing_when_nothing_answers(seeded_dir: Path) -> Non
     with Index.open(seeded_dir) as index:
         assert RiverbedRetriever(index=index).invoke("zzzqqqxx blorf") == []
         kept = RiverbedRetriever(index=index, min_relevance=0.0).invoke("zzzqqqxx blorf")
-        assert kept and all(d.metadata["relevance"] < 0.3 for d in kept)
+        assert kept and all(d.metadata["relevance"] < index.settings.min_relevance for d in kept)

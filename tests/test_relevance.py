@@ -13,13 +13,21 @@ from fastapi.testclient import TestClient
 
 from index import Index
 from index.fusion import reciprocal_rank_fusion, weighted_sum
-from index.relevance import bm25_ceiling, bm25_idf, calibrated_cosine
+from index.relevance import (
+    bm25_ceiling,
+    bm25_idf,
+    calibrated_cosine,
+    legible_share,
+    relevance,
+)
+from index.settings import IndexSettings
 from riverbed.cli import main
 from riverbed.http.app import create_app
 from riverbed.settings import Settings
 from tests.conftest import QUESTION
 
 GIBBERISH = "zzzqqqxx blorf"
+DEFAULT = IndexSettings().min_relevance
 OFF_TOPIC = "how long should sourdough bread proof before baking"
 
 
@@ -45,16 +53,27 @@ def test_bm25_is_measured_against_the_most_the_terms_could_score() -> None:
     assert calibrated_cosine(0.55, 0.1) == pytest.approx(0.5)
 
 
+def test_relevance_is_the_best_cosine_beside_all_the_signals_agreeing() -> None:
+    put_in_other_words = {"dense": 0.4, "sentence": 0.6, "lexical": 0.0, "coverage": 0.0}
+    assert relevance(put_in_other_words) == pytest.approx((0.6 + 0.25) / 2)
+    assert relevance({"lexical": 0.2, "coverage": 0.6}) == pytest.approx(0.4)  # no cosines
+    # A question half made of strings that are no words: its cosines count half.
+    assert relevance(put_in_other_words, legible=0.5) == pytest.approx((0.3 + 0.25) / 2)
+    assert legible_share({"zzzqqqxx": 0, "blorf": 0}) == 0.0
+    assert legible_share({"harbour": 0, "zelensky": 3, "blorf": 0}) == pytest.approx(2 / 3)
+    assert relevance({}) == 0.0
+
+
 def test_an_answer_is_relevant_and_no_answer_returns_nothing(seeded_dir: Path) -> None:
     with Index.open(seeded_dir) as index:
         answered = index.search(QUESTION, k=3)
         assert answered and "no-fly zone" in answered[0].answer.text
-        assert all(0.3 <= p.relevance <= 1.0 for p in answered)
+        assert all(DEFAULT <= p.relevance <= 1.0 for p in answered)
         for mode in ("hybrid", "dense", "lexical"):
             assert index.search(GIBBERISH, mode=mode) == [], mode
         assert index.search(OFF_TOPIC) == []
         closest = index.search(OFF_TOPIC, k=3, min_relevance=0.0)
-        assert len(closest) == 3 and all(p.relevance < 0.3 for p in closest)
+        assert len(closest) == 3 and all(p.relevance < DEFAULT for p in closest)
         # The same threshold means the same on another question: relevance is not min-max
         # scaled within a question, so the best of a bad lot is not 1.
         assert max(p.relevance for p in closest) < answered[0].relevance
@@ -70,7 +89,7 @@ def test_the_command_line_says_in_one_line_that_nothing_answers(seeded_dir: Path
     result = runner.invoke(main, ["--data-dir", str(seeded_dir), "ask", GIBBERISH])
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines() == [
-        f"Nothing here answers '{GIBBERISH}' (no passage reaches relevance 0.30)."
+        f"Nothing here answers '{GIBBERISH}' (no passage reaches relevance {DEFAULT:.2f})."
     ]
     shown = runner.invoke(
         main, ["--data-dir", str(seeded_dir), "ask", GIBBERISH, "--min-relevance", "0", "--json"]
@@ -84,8 +103,8 @@ def test_http_search_and_page_take_min_relevance(seeded_dir: Path) -> None:
     with TestClient(create_app(Settings(data_dir=seeded_dir))) as client:
         assert client.get("/search", params={"q": GIBBERISH}).json()["results"] == []
         kept = client.get("/search", params={"q": GIBBERISH, "min_relevance": 0}).json()
-        assert kept["results"] and all(0 <= p["relevance"] < 0.3 for p in kept["results"])
-        posted = client.post("/search", json={"q": QUESTION, "min_relevance": 0.3}).json()
+        assert kept["results"] and all(0 <= p["relevance"] < DEFAULT for p in kept["results"])
+        posted = client.post("/search", json={"q": QUESTION, "min_relevance": DEFAULT}).json()
         assert "no-fly zone" in posted["results"][0]["answer"]["text"]
         assert client.post("/search", json={"q": QUESTION, "min_relevance": 2}).status_code == 422
         assert client.post("/search", json={"q": "x", "min_relevance": "0"}).status_code == 422

@@ -22,6 +22,7 @@ from riverbed.settings import Settings
 
 DEPTH = 5
 GIBBERISH = ("zzzqqqxx blorf", "qwv xkcdzz plumf")
+TRADEOFF = (0.2, 0.25, 0.3, 0.35)
 
 
 class Asked(BaseModel):
@@ -39,6 +40,9 @@ class AbstentionReport(BaseModel):
     answerable_kept: float
     unanswerable_empty: float
     gibberish_empty: bool
+    gibberish_top_relevance: float
+    # The same two shares at other thresholds: threshold -> (answerable kept, unanswerable empty)
+    tradeoff: dict[str, tuple[float, float]]
 
 
 def leave_one_out(
@@ -54,13 +58,15 @@ def leave_one_out(
     asked = [q for q in read_questions(questions) if q.doc is not None]
     ids = [str(record["id"]) for record in records]
     found: list[Asked] = []
-    gibberish_empty = True
+    gibberish = 0.0
     for held in ids:
         kept = [record for record in records if str(record["id"]) != held]
         with scratch_index(kept, settings) as built:
             found += [_ask(built.index, q, answerable=q.doc != held) for q in asked]
-            gibberish_empty &= all(not built.index.search(g, k=DEPTH) for g in GIBBERISH)
-    return summarise(found, threshold, len(ids), gibberish_empty)
+            for text in GIBBERISH:
+                closest = built.index.search(text, k=1, min_relevance=0.0)
+                gibberish = max([gibberish, *(p.relevance for p in closest)])
+    return summarise(found, threshold, len(ids), gibberish)
 
 
 def _ask(index: object, question: Question, answerable: bool) -> Asked:
@@ -74,11 +80,18 @@ def _ask(index: object, question: Question, answerable: bool) -> Asked:
 
 
 def summarise(
-    found: Sequence[Asked], threshold: float, documents: int, gibberish_empty: bool
+    found: Sequence[Asked], threshold: float, documents: int, gibberish: float
 ) -> AbstentionReport:
     answerable = [a for a in found if a.answerable]
     unanswerable = [a for a in found if not a.answerable]
     with_answer = [a for a in answerable if a.answer_relevance is not None]
+
+    def shares(at: float) -> tuple[float, float]:
+        kept = sum(a.answer_relevance >= at for a in with_answer) / max(1, len(with_answer))  # type: ignore[operator]
+        empty = sum(a.top_relevance < at for a in unanswerable) / max(1, len(unanswerable))
+        return round(kept, 4), round(empty, 4)
+
+    kept, empty = shares(threshold)
     return AbstentionReport(
         documents=documents,
         answerable=len(answerable),
@@ -88,11 +101,9 @@ def summarise(
             4,
         ),
         threshold=threshold,
-        answerable_kept=round(
-            sum(a.answer_relevance >= threshold for a in with_answer) / max(1, len(with_answer)), 4
-        ),
-        unanswerable_empty=round(
-            sum(a.top_relevance < threshold for a in unanswerable) / max(1, len(unanswerable)), 4
-        ),
-        gibberish_empty=gibberish_empty,
+        answerable_kept=kept,
+        unanswerable_empty=empty,
+        gibberish_empty=gibberish < threshold,
+        gibberish_top_relevance=round(gibberish, 4),
+        tradeoff={f"{at:.2f}": shares(at) for at in TRADEOFF},
     )
