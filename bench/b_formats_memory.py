@@ -12,6 +12,7 @@ model's own memory does not depend on the input.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from email.utils import formatdate
@@ -55,7 +56,8 @@ def write_mailbox(path: Path, size: int) -> int:
     written = count = 0
     with path.open("w") as handle:
         while written < size:
-            body = shuffled_prose(vocabulary, rng)
+            # A line that starts with "From " is escaped, as mailbox writers do (mboxo).
+            body = re.sub(r"(?m)^From ", ">From ", shuffled_prose(vocabulary, rng))
             message = (
                 f"From sender{count}@example.org Mon Jan  1 00:00:00 2024\n"
                 f"From: Sender {count} <sender{count}@example.org>\n"

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from index.model import ModelInfo, load_tokenizer
 from index.models import Passage
+from index.pages import pages_label
 
 SEPARATOR = "\n\n"
 
@@ -32,6 +33,8 @@ class Citation(BaseModel):
     start: int = Field(description="Offset of the cited text in the cleaned document.")
     end: int = Field(description="End of the cited text: short of the passage's end if cut.")
     truncated: bool = Field(False, description="Whether the passage was cut to fit the budget.")
+    page: int | None = Field(None, description="The page the passage starts on, from 1.")
+    last_page: int | None = Field(None, description="The page the passage ends on.")
 
 
 class Context(BaseModel):
@@ -99,6 +102,9 @@ def build_context(
 
 def _header(number: int, passage: Passage) -> str:
     where = passage.url or passage.source
+    pages = pages_label(passage.page, passage.last_page)
+    if pages:
+        where = f"{where}, {pages}"
     return f"[{number}] {passage.title} ({where})" if passage.title else f"[{number}] {where}"
 
 
@@ -133,4 +139,6 @@ def _citation(number: int, passage: Passage, length: int, truncated: bool) -> Ci
         start=passage.start,
         end=passage.start + length,
         truncated=truncated,
+        page=passage.page,
+        last_page=passage.last_page,
     )

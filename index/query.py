@@ -28,6 +28,7 @@ from index.fold import Candidate, fold
 from index.fusion import weighted_sum
 from index.lexical import query_terms
 from index.models import Answer, Filters, Passage
+from index.pages import page_span
 from index.relevance import (
     bm25_ceiling,
     calibrated_cosine,
@@ -162,6 +163,7 @@ def to_passage(candidate: Candidate) -> Passage:
             doc_end=stored.start + end,
         )
     also_in = [s for s in dict.fromkeys(stored.also_in + candidate.folded) if s != stored.source]
+    page, last_page = page_span(stored.page_starts, stored.start, stored.end) or (None, None)
     return Passage(
         text=stored.text,
         score=round(candidate.score, DIGITS),
@@ -176,4 +178,6 @@ def to_passage(candidate: Candidate) -> Passage:
         url=stored.url,
         published_at=datetime.fromisoformat(stored.published_at) if stored.published_at else None,
         metadata=stored.metadata,
+        page=page,
+        last_page=last_page,
     )

@@ -73,3 +73,4 @@ class StoredPassage:
     sentence_vectors: np.ndarray
     vector: np.ndarray
     also_in: list[str]
+    page_starts: list[int] | None = None  # of its home document, when that has pages

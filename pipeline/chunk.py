@@ -22,6 +22,7 @@ from index.records import Chunk, Span
 from pipeline.clean import normalize_for_match
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP] take two places of the model's window
+TOKENIZE_SLICE = 512  # sentences tokenized at once
 
 
 def passage_hash(text: str) -> str:
@@ -118,17 +119,22 @@ class Chunker:
                 opens_paragraph = False
         if not spans:
             return []
-        encodings = self.tokenizer.encode_batch(
-            [text[start:end] for start, end, _ in spans], add_special_tokens=False
-        )
         sentences: list[_Sentence] = []
-        for (start, end, opens), encoding in zip(spans, encodings, strict=True):
-            if len(encoding.ids) <= self.budget:
-                sentences.append(_Sentence(start, end, len(encoding.ids), opens))
-                continue
-            for piece_start, piece_end, tokens in _cut(encoding.offsets, self.budget):
-                sentences.append(_Sentence(start + piece_start, start + piece_end, tokens, opens))
-                opens = False
+        # Tokenized a slice at a time: a long document's encodings are not all held at once.
+        for first in range(0, len(spans), TOKENIZE_SLICE):
+            part = spans[first : first + TOKENIZE_SLICE]
+            encodings = self.tokenizer.encode_batch(
+                [text[start:end] for start, end, _ in part], add_special_tokens=False
+            )
+            for (start, end, opens), encoding in zip(part, encodings, strict=True):
+                if len(encoding.ids) <= self.budget:
+                    sentences.append(_Sentence(start, end, len(encoding.ids), opens))
+                    continue
+                for piece_start, piece_end, tokens in _cut(encoding.offsets, self.budget):
+                    sentences.append(
+                        _Sentence(start + piece_start, start + piece_end, tokens, opens)
+                    )
+                    opens = False
         return sentences
 
 

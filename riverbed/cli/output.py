@@ -82,6 +82,8 @@ def print_passages(question: str, passages: Sequence[Any], min_relevance: float 
     """Rank, relevance, source, then the passage with its answer sentence marked."""
     from rich.text import Text
 
+    from index.pages import pages_label
+
     out = console()
     if not passages:
         nothing = (
@@ -97,6 +99,9 @@ def print_passages(question: str, passages: Sequence[Any], min_relevance: float 
         header = Text(f"{rank}. ", style="bold")
         header.append(f"{passage.relevance:.2f}  ", style="cyan")
         header.append(short_source(passage.source), style="bold")
+        pages = pages_label(passage.page, passage.last_page)
+        if pages:
+            header.append(f"  {pages}", style="bold")
         if passage.title:
             header.append(f"  {passage.title}", style="dim")
         header.append(f"  [{passage.start}:{passage.end}]", style="dim")
