@@ -29,6 +29,9 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+SHINGLES_PER_UPDATE = 4096
+
+
 class MinHashSigner:
     """MinHash signatures of word shingles, and their LSH band keys (one per band)."""
 
@@ -60,7 +63,11 @@ class MinHashSigner:
         size = self.shingle_words
         shingles = {" ".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1))}
         minhash = self._template.copy()
-        minhash.update_batch([shingle.encode() for shingle in shingles])
+        # A slice at a time: datasketch hashes a batch as a permutations x shingles matrix, so
+        # a long document (a 500-page PDF has 180k shingles) would take hundreds of MB at once.
+        ordered = sorted(shingles)
+        for first in range(0, len(ordered), SHINGLES_PER_UPDATE):
+            minhash.update_batch([s.encode() for s in ordered[first : first + SHINGLES_PER_UPDATE]])
         return minhash.hashvalues.astype(np.uint32)
 
     def band_keys(self, signature: np.ndarray) -> list[int]:
