@@ -168,6 +168,20 @@ def test_a_written_batch_reads_back(store: Store) -> None:
     assert store.check() == []  # type: ignore[attr-defined]
 
 
+def test_a_paged_document_keeps_where_its_pages_start(store: Store) -> None:
+    paged = record("manual", [NORMANS, ROLLO, CASTLES])
+    starts = [0, paged.chunks[1].start, paged.chunks[2].start]
+    paged.document.page_starts = starts
+    write(store, paged, record("vikings", [VIKINGS]))
+    (pid, _), *_ = store.dense_search(vector_of(CASTLES), 1)
+    assert store.passages([pid])[pid].page_starts == starts
+    (other, _), *_ = store.dense_search(vector_of(VIKINGS), 1)
+    assert store.passages([other])[other].page_starts is None
+    paged.document.page_starts = starts[:2]  # replaced: the new starts are kept
+    write(store, paged)
+    assert store.passages([pid])[pid].page_starts == starts[:2]
+
+
 def test_a_batch_that_fails_leaves_nothing_behind(store: Store) -> None:
     generation = store.generation()
     good = record("normans", [NORMANS])

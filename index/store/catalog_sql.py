@@ -46,6 +46,7 @@ class Dialect:
     instant: Callable[[datetime], Any]  # a datetime as the published_at column compares it
     published: Callable[[Any], str | None]  # published_at as read, as an ISO string
     metadata: Callable[[Any], dict[str, Any]]  # metadata as read, as a dict
+    page_starts: Callable[[Any], list[int] | None]  # page starts as read, as a list
 
     def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         if self.lists_as_arrays:
@@ -93,6 +94,7 @@ SQLITE = Dialect(
     instant=iso_utc,
     published=lambda text: text,
     metadata=lambda text: json.loads(text) if text != "{}" else {},
+    page_starts=lambda text: json.loads(text) if text else None,
 )
 POSTGRES = Dialect(
     param="%s",
@@ -103,6 +105,7 @@ POSTGRES = Dialect(
     instant=aware_utc,
     published=iso_string,
     metadata=lambda jsonb: jsonb,
+    page_starts=lambda array: list(array) if array else None,
 )
 
 
@@ -158,7 +161,8 @@ def read_passages(
         condition, params = dialect.any_of("c.passage_id", part)
         for row in rows(
             f'SELECT c.passage_id, c.start, c."end", d.id, d.source, d.title, d.url,'
-            f" d.published_at, d.metadata FROM {dialect.joined()} WHERE {condition}"
+            f" d.published_at, d.metadata, d.page_starts FROM {dialect.joined()}"
+            f" WHERE {condition}"
             f" ORDER BY d.{dialect.document_key}, c.ordinal",
             params,
         ):
@@ -195,6 +199,7 @@ def read_passages(
             copies,
             published_at=dialect.published(home[6]),
             metadata=dialect.metadata(home[7]),
+            page_starts=dialect.page_starts(home[8]),
             sentences=spans,
             sentence_vectors=sentence_vectors,
             vector=vector,

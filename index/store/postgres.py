@@ -142,12 +142,16 @@ MIGRATIONS: list[str] = [
         error text NOT NULL DEFAULT ''
     );
     """,
+    # where each page starts in a document's cleaned text, for paged formats
+    """
+    ALTER TABLE documents ADD COLUMN page_starts integer[];
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 DOCUMENT_FIELDS = (
     "source, title, url, published_at, metadata, text, raw_hash, content_hash, signature,"
-    " band_keys, duplicate_of, duplicate_kind, n_chunks, n_tokens"
+    " band_keys, duplicate_of, duplicate_kind, n_chunks, n_tokens, page_starts"
 )
 RETRYABLE = (errors.DeadlockDetected, errors.SerializationFailure)
 
@@ -512,11 +516,12 @@ class PostgresStore(StoreBase):
             record.duplicate_kind,
             len(record.chunks),
             sum(c.n_tokens for c in record.chunks),
+            doc.page_starts,
         )
         columns = DOCUMENT_FIELDS.split(", ")
         updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns)
         pk = conn.execute(
-            f"INSERT INTO documents(id, {DOCUMENT_FIELDS}) VALUES ({', '.join(['%s'] * 15)})"
+            f"INSERT INTO documents(id, {DOCUMENT_FIELDS}) VALUES ({', '.join(['%s'] * (len(fields) + 1))})"
             f" ON CONFLICT (id) DO UPDATE SET {updates}, version = documents.version + 1,"
             " updated_at = now() RETURNING pk",
             (doc.id, *fields),

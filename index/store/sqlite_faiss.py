@@ -110,6 +110,10 @@ CREATE TABLE IF NOT EXISTS runs(
 );
 INSERT OR IGNORE INTO meta VALUES ('generation', '0'), ('changes_floor', '0');
     """,
+    # 2: where each page starts in a document's cleaned text (a JSON list), for paged formats.
+    """
+ALTER TABLE documents ADD COLUMN page_starts TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -396,6 +400,7 @@ class SqliteFaissStore(StoreBase):
             record.duplicate_kind,
             len(record.chunks),
             sum(c.n_tokens for c in record.chunks),
+            None if doc.page_starts is None else json.dumps(doc.page_starts),
         )
         row = db.execute("SELECT rowid FROM documents WHERE id = ?", (doc.id,)).fetchone()
         touched: set[int] = set()
@@ -403,7 +408,8 @@ class SqliteFaissStore(StoreBase):
             rowid = db.execute(
                 "INSERT INTO documents(id, source, title, url, published_at, metadata, text,"
                 " raw_hash, content_hash, signature, duplicate_of, duplicate_kind, n_chunks,"
-                " n_tokens, ingested_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " n_tokens, page_starts, ingested_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (doc.id, *fields, stamp, stamp),
             ).lastrowid
         else:
@@ -417,7 +423,8 @@ class SqliteFaissStore(StoreBase):
             db.execute(
                 "UPDATE documents SET source=?, title=?, url=?, published_at=?, metadata=?, text=?,"
                 " raw_hash=?, content_hash=?, signature=?, duplicate_of=?, duplicate_kind=?,"
-                " n_chunks=?, n_tokens=?, version = version + 1, updated_at=? WHERE rowid = ?",
+                " n_chunks=?, n_tokens=?, page_starts=?, version = version + 1, updated_at=?"
+                " WHERE rowid = ?",
                 (*fields, stamp, rowid),
             )
         db.executemany(
