@@ -39,6 +39,7 @@ class Answer(BaseModel):
     end: int
     doc_start: int = Field(description="Offset of the answer in the cleaned document.")
     doc_end: int
+    page: int | None = Field(None, description="The page the answer starts on, from 1.")
 
 
 class Passage(BaseModel):

@@ -17,6 +17,12 @@ def page_span(page_starts: Sequence[int] | None, start: int, end: int) -> tuple[
     return max(first, 1), max(last, 1)
 
 
+def page_of(page_starts: Sequence[int] | None, offset: int) -> int | None:
+    """The page, from 1, of the character at `offset`; None for a document without pages."""
+    span = page_span(page_starts, offset, offset + 1)
+    return None if span is None else span[0]
+
+
 def pages_label(page: int | None, last_page: int | None) -> str:
     """'p. 3', 'pp. 3-4', or '' without pages."""
     if page is None:

@@ -28,7 +28,7 @@ from index.fold import Candidate, fold
 from index.fusion import weighted_sum
 from index.lexical import query_terms
 from index.models import Answer, Filters, Passage
-from index.pages import page_span
+from index.pages import page_of, page_span
 from index.relevance import (
     bm25_ceiling,
     calibrated_cosine,
@@ -161,6 +161,7 @@ def to_passage(candidate: Candidate) -> Passage:
             end=end,
             doc_start=stored.start + start,
             doc_end=stored.start + end,
+            page=page_of(stored.page_starts, stored.start + start),
         )
     also_in = [s for s in dict.fromkeys(stored.also_in + candidate.folded) if s != stored.source]
     page, last_page = page_span(stored.page_starts, stored.start, stored.end) or (None, None)

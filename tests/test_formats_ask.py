@@ -64,6 +64,16 @@ def ask(data: Path, question: str, *options: str) -> tuple[str, dict]:
     return shown.output, json.loads(payload.output)["results"][0]
 
 
+def test_ask_answers_from_a_pdf_with_its_page(indexed: tuple[Path, Site]) -> None:
+    data, _ = indexed
+    shown, first = ask(data, "when was the lighthouse lamp given an electric motor")
+    assert first["source"].endswith("report.pdf")
+    assert "electric motor" in first["answer"]["text"]
+    # The passage runs from the end of page 2 (a short page) into page 3, where its answer is.
+    assert (first["page"], first["last_page"], first["answer"]["page"]) == (2, 3, 3)
+    assert "report.pdf  pp. 2-3  Harbour survey 2025" in shown
+
+
 def test_ask_answers_from_a_mail_with_its_subject(indexed: tuple[Path, Site]) -> None:
     data, _ = indexed
     shown, first = ask(data, "what did the ferry timetable committee notice about the neap tides")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from index.models import Document, Filters
 from index.query import search
 from index.records import Chunk, DocumentRecord, WriteBatch
 from index.store.base import MissingVectors, ModelMismatch, Store, StoreError
+from index.store.postgres import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
 from index.store.postgres import PostgresStore
 from index.store.sqlite_faiss import SqliteFaissStore
 from pipeline.chunk import passage_hash
@@ -377,6 +379,29 @@ def test_opening_without_create_needs_an_index(
         PostgresStore(request.getfixturevalue("pg_url"), create=False)
 
 
+def test_a_catalog_of_the_first_schema_gains_page_starts_on_open(tmp_path: Path) -> None:
+    from index.store import sqlite_faiss
+
+    data = tmp_path / "old"
+    data.mkdir()
+    with sqlite3.connect(data / sqlite_faiss.CATALOG) as old:
+        old.executescript(sqlite_faiss.MIGRATIONS[0])
+        old.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    store = SqliteFaissStore(data)
+    try:
+        store.bind_model(MODEL, DIM)
+        paged = record("manual", [NORMANS, ROLLO])
+        paged.document.page_starts = [0, paged.chunks[1].start]
+        write(store, paged)
+        (pid, _), *_ = store.dense_search(vector_of(ROLLO), 1)
+        assert store.passages([pid])[pid].page_starts == [0, paged.chunks[1].start]
+    finally:
+        store.close()
+    with sqlite3.connect(data / sqlite_faiss.CATALOG) as catalog:
+        version = catalog.execute("SELECT value FROM meta WHERE key = 'schema_version'")
+        assert version.fetchone() == (str(sqlite_faiss.SCHEMA_VERSION),)
+
+
 def test_postgres_schema_is_created_once_and_versioned(pg_url: str) -> None:
     first = PostgresStore(pg_url)
     first.bind_model(MODEL, DIM)
@@ -385,7 +410,7 @@ def test_postgres_schema_is_created_once_and_versioned(pg_url: str) -> None:
     assert again.document("a") is not None and again.model_id() == MODEL
     with again.connection() as conn:
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        assert version == ("1",)
+        assert version == (str(POSTGRES_SCHEMA_VERSION),)
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="newer than this riverbed"):
         PostgresStore(pg_url)
