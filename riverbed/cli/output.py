@@ -97,7 +97,8 @@ def print_passages(question: str, passages: Sequence[Any], min_relevance: float 
     lines: list[RenderableType] = []
     for rank, passage in enumerate(passages, start=1):
         header = Text(f"{rank}. ", style="bold")
-        header.append(f"{passage.relevance:.2f}  ", style="cyan")
+        # The rank is the order; relevance says how well it answers, whatever the question.
+        header.append(f"relevance {passage.relevance:.2f}  ", style="cyan")
         header.append(short_source(passage.source), style="bold")
         pages = pages_label(passage.page, passage.last_page)
         if pages:
