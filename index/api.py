@@ -16,6 +16,7 @@ from index.model import ModelInfo
 from index.models import Filters, Passage
 from index.query import Mode, search
 from index.settings import IndexSettings
+from index.storable import check_text
 from index.store import open_store
 from index.store.base import ModelMismatch, Store
 
@@ -73,6 +74,7 @@ class Index:
 
         Passages less relevant than `min_relevance` (default: the settings', 0.3) are left out,
         so a question that nothing here answers gets an empty list; 0 keeps every passage."""
+        check_text(question, "the question")
         if isinstance(filters, dict):
             filters = Filters.model_validate(filters)
         if min_relevance is not None and not 0.0 <= min_relevance <= 1.0:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+
+from index.storable import check_metadata, check_text
 
 
 class Document(BaseModel):
@@ -25,6 +27,16 @@ class Document(BaseModel):
         description="Where each page starts in the cleaned text (offsets), for paged formats; "
         "the cleaner sets it from the form feeds that separate pages in `text`.",
     )
+
+    @field_validator("id", "text", "source", "title", "url", mode="before")
+    @classmethod
+    def _unicode(cls, value: Any, info: ValidationInfo) -> Any:
+        return check_text(value, info.field_name or "text") if isinstance(value, str) else value
+
+    @field_validator("metadata")
+    @classmethod
+    def _json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_metadata(value)
 
     def model_post_init(self, _context: Any) -> None:
         if not self.source:
@@ -85,6 +97,14 @@ class Filters(BaseModel):
     published_before: datetime | None = Field(
         None, description="Published at or before this ISO datetime (a bare date is 00:00 UTC)."
     )
+
+    @field_validator("doc_ids", "sources", "metadata")
+    @classmethod
+    def _unicode(cls, value: Any, info: ValidationInfo) -> Any:
+        for text in value if isinstance(value, list) else [*(value or {}).items()]:
+            for part in text if isinstance(text, tuple) else (text,):
+                check_text(part, f"filters.{info.field_name}")
+        return value
 
     def is_empty(self) -> bool:
         return not any(

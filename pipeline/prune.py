@@ -7,12 +7,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from index.store.base import Store
+from pipeline.sources.names import name_of, path_of
 
 
 def documents_read_from(store: Store, path: Path) -> list[tuple[str, str]]:
     """(doc id, source) of documents read from the file `path` or from files below the folder
     `path`; `path` is absolute and resolved, as sources are stored."""
-    here = str(path)
+    here = name_of(path)
     below = here.rstrip(os.sep) + os.sep
     return [
         (doc_id, source)
@@ -25,7 +26,7 @@ def gone_documents(store: Store, folders: Iterable[str | Path]) -> Iterator[str]
     """Ids of documents whose source file under one of `folders` no longer exists."""
     for folder in folders:
         for doc_id, source in documents_read_from(store, Path(folder).resolve()):
-            if not os.path.lexists(source):
+            if not os.path.lexists(path_of(source)):
                 yield doc_id
 
 
@@ -41,6 +42,6 @@ def orphaned_copies(store: Store, folders: Iterable[Path]) -> list[Path]:
         states = store.document_states([doc_id for doc_id, _ in under])
         for doc_id, source in under:
             state = states.get(doc_id)
-            if state is not None and not state.raw_hash and os.path.isfile(source):
-                found.append(Path(source))
+            if state is not None and not state.raw_hash and os.path.isfile(path_of(source)):
+                found.append(Path(path_of(source)))
     return list(dict.fromkeys(found))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from index.storable import without_surrogates
+
 
 class Failure(BaseModel):
     """One document that could not be ingested, and why; the others of the run went on."""
@@ -33,7 +35,9 @@ class RunReport(BaseModel):
     def fail(self, source: str, reason: str) -> None:
         """Record a document that did not land; the run goes on."""
         self.failed += 1
-        self.failures.append(Failure(source=source, reason=reason))
+        self.failures.append(
+            Failure(source=without_surrogates(source), reason=without_surrogates(reason))
+        )
 
     def merge(self, other: RunReport) -> None:
         """Add another report's counts to this one (a run over several sources)."""

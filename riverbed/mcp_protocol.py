@@ -3,6 +3,9 @@
 - a tool's description is its docstring without the source's indentation;
 - arguments that break a tool's input schema are one line (`k: Input should be greater than or
   equal to 1`), not pydantic's multi-line report with a documentation URL per error;
+- over stdio, a line whose JSON holds a lone surrogate escape (`"\\ud800"`), which the SDK's
+  parser refuses, is read by Python's own; the tool then refuses the text in one line (or, in
+  an ingest, the one record that holds it);
 - over stdio, a line that is not JSON is answered with JSON-RPC's -32700 Parse error, and one
   that is JSON but no JSON-RPC message with -32600 Invalid Request (the SDK drops both
   silently, so the client waits forever). Streamable HTTP already answers them.
@@ -11,6 +14,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +23,13 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
-from mcp.types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
+from mcp.types import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    ErrorData,
+    JSONRPCError,
+    jsonrpc_message_adapter,
+)
 from pydantic import ValidationError
 
 from pipeline.sources.records import short_validation_message
@@ -51,7 +61,11 @@ class RiverbedMCPServer(MCPServer):
                 async with readable_in:
                     async for item in lines:
                         if isinstance(item, Exception):
-                            await replies.send(SessionMessage(unreadable_line_error(item)))
+                            message = read_leniently(item)
+                            if message is not None:
+                                await readable_in.send(message)
+                            else:
+                                await replies.send(SessionMessage(unreadable_line_error(item)))
                         else:
                             await readable_in.send(item)
 
@@ -59,6 +73,19 @@ class RiverbedMCPServer(MCPServer):
                 tasks.start_soon(answer_unreadable)
                 server = self._lowlevel_server
                 await server.run(readable, replies, server.create_initialization_options())
+
+
+def read_leniently(problem: Exception) -> SessionMessage | None:
+    """The message of a line the SDK could not parse that Python's json can (lone surrogates
+    are valid JSON escapes, though not Unicode), or None."""
+    errors = problem.errors() if isinstance(problem, ValidationError) else []
+    line = errors[0].get("input") if errors and errors[0]["type"] == "json_invalid" else None
+    if not isinstance(line, str):
+        return None
+    try:
+        return SessionMessage(jsonrpc_message_adapter.validate_python(json.loads(line)))
+    except (ValueError, RecursionError):
+        return None
 
 
 def unreadable_line_error(problem: Exception) -> JSONRPCError:

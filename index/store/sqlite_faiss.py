@@ -8,10 +8,12 @@ that is caught up on the next open. Safe to read from many threads; writes come 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -27,9 +29,10 @@ from index.records import DocumentRecord, DocumentState, Span, StoredPassage, Wr
 from index.store import catalog_sql
 from index.store.base import MissingVectors, ModelMismatch, StoreBase, StoreError, WriterBusy
 from index.store.bm25_postings import Bm25Postings
+from index.store.disk import catalog_failure, damaged, disk_failure
 from index.store.faiss_vectors import FaissVectors
 from index.store.sqlite_check import catalog_problems, fts_problems, vector_problems
-from index.store.vector_segments import save_segments
+from index.store.vector_segments import manifests, save_segments
 
 CATALOG = "catalog.sqlite"
 MMAP_BYTES = 1 << 30
@@ -172,6 +175,36 @@ def _decode_passages(rows: list[Sequence[Any]]) -> list[tuple[list[Span], np.nda
 DIALECT = catalog_sql.SQLITE
 
 
+def _disk_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    """What the disk or SQLite raise about the files, as one-line StoreErrors (disk.py)."""
+
+    @functools.wraps(method)
+    def wrapper(self: SqliteFaissStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as err:
+            failure = catalog_failure(err, self.path)
+            if failure is None:
+                raise
+            raise failure from err
+        except OSError as err:
+            failure = disk_failure(err, self.data_dir)
+            if failure is None:
+                raise
+            raise failure from err
+
+    return wrapper
+
+
+def _with_disk_errors(cls: type[SqliteFaissStore]) -> type[SqliteFaissStore]:
+    """Every public method of the store, and opening it, through `_disk_errors`."""
+    for name, member in list(vars(cls).items()):
+        if callable(member) and (name == "__init__" or not name.startswith("_")):
+            setattr(cls, name, _disk_errors(member))
+    return cls
+
+
+@_with_disk_errors
 class SqliteFaissStore(StoreBase):
     """The embedded default store in one data dir."""
 
@@ -180,6 +213,8 @@ class SqliteFaissStore(StoreBase):
         self.path = data_dir / CATALOG
         if not self.path.exists() and not create:
             raise StoreError(f"no index at {data_dir} yet: run `riverbed ingest PATH` first")
+        if self.path.exists() and self.path.stat().st_size == 0 and manifests(data_dir):
+            raise damaged(self.path, "empty, beside saved vectors")
         data_dir.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._writer_lock: FileLock | None = None
@@ -219,9 +254,17 @@ class SqliteFaissStore(StoreBase):
         try:
             yield db
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # SQLite has rolled back itself after some errors (disk full)
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error:
+            if db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from pipeline.sources.names import name_of
+
 
 @dataclass(frozen=True, slots=True)
 class Blob:
@@ -25,8 +27,8 @@ class Blob:
 
     @classmethod
     def of_file(cls, path: Path) -> Blob:
-        resolved = str(path.resolve())
-        return cls(path, resolved, resolved, str(path), path.name)
+        resolved = name_of(path.resolve())
+        return cls(path, resolved, resolved, name_of(path), name_of(path.name))
 
     def open(self) -> BinaryIO:
         """A binary stream over the data (a file opened for reading, or the bytes)."""

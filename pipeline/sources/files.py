@@ -19,6 +19,7 @@ from pipeline.sources import mail, office, pdf
 from pipeline.sources.blob import Blob
 from pipeline.sources.html import read_html
 from pipeline.sources.jsonl import read_json_blob, read_jsonl_blob
+from pipeline.sources.names import name_of
 from pipeline.sources.text import read_markdown, read_plain
 
 Reader = Callable[[Blob, RunReport, int], Iterator[Document]]
@@ -261,7 +262,7 @@ def read_file(path: Path, report: RunReport, max_bytes: int) -> Iterator[Documen
     .mbox), each one of them; for PDF and office files, the text read out of them.
     """
     path = Path(path)
-    where = str(path)
+    where = name_of(path)
     try:
         info = path.stat()
     except FileNotFoundError:

@@ -4,6 +4,7 @@ read a line at a time so a bad line fails alone and a large file is never held i
 from __future__ import annotations
 
 import codecs
+import io
 import json
 from collections.abc import Iterator
 from typing import IO, BinaryIO, TextIO
@@ -12,9 +13,17 @@ from index.models import Document
 from pipeline.report import RunReport
 from pipeline.sources.blob import Blob
 from pipeline.sources.records import document_from_record
-from pipeline.sources.text import SNIFF_BYTES, decode, open_error, read_text, too_large
+from pipeline.sources.text import (
+    SNIFF_BYTES,
+    decode,
+    encoding_of,
+    open_error,
+    read_text,
+    too_large,
+)
 
 SKIP_CHUNK_BYTES = 1024 * 1024
+TOO_DEEP = "malformed JSON: nested too deeply to read"
 
 
 def read_json_blob(blob: Blob, report: RunReport, max_bytes: int) -> Iterator[Document]:
@@ -26,6 +35,9 @@ def read_json_blob(blob: Blob, report: RunReport, max_bytes: int) -> Iterator[Do
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         report.fail(blob.where, f"malformed JSON: {exc}")
+        return
+    except RecursionError:
+        report.fail(blob.where, TOO_DEEP)
         return
     if isinstance(data, dict):
         doc = document_from_record(
@@ -68,12 +80,17 @@ def read_jsonl_blob(blob: Blob, report: RunReport, max_bytes: int) -> Iterator[D
         except OSError as exc:
             report.fail(where, open_error(exc))
             return
-        if b"\x00" in head:
+        encoding, bom = encoding_of(head)
+        stream: IO[bytes] | IO[str] = handle
+        if encoding != "utf-8":  # read as text: a decoding error then ends the file
+            handle.seek(bom)
+            stream = io.TextIOWrapper(handle, encoding=encoding, newline="")
+        elif b"\x00" in head:
             report.fail(where, "binary file, not text")
             return
         records = 0
         for doc_or_none in _iter_jsonl(
-            handle,
+            stream,
             report,
             origin=blob.doc_id,
             where=where,
@@ -162,6 +179,10 @@ def _iter_jsonl(
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             report.fail(line_at, f"malformed JSON: {exc.msg} at column {exc.colno}")
+            yield None
+            continue
+        except RecursionError:
+            report.fail(line_at, TOO_DEEP)
             yield None
             continue
         yield document_from_record(

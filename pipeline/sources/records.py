@@ -105,7 +105,8 @@ def short_validation_message(exc: ValidationError) -> str:
     errors = exc.errors(include_url=False)
     first = errors[0]
     field = ".".join(str(part) for part in first["loc"]) or "record"
-    message = f"{field}: {first['msg']}"
+    reason = first["msg"].removeprefix("Value error, ")
+    message = reason if reason.startswith(field) else f"{field}: {reason}"
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more)"
     return message

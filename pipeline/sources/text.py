@@ -12,7 +12,16 @@ from index.models import Document
 from pipeline.report import RunReport
 from pipeline.sources.blob import Blob
 
-SNIFF_BYTES = 8 * 1024  # a NUL byte this early means a binary file
+SNIFF_BYTES = 8 * 1024  # a NUL byte this early means a binary file, unless it is UTF-16
+# Byte order marks, the longest first (UTF-32 LE's starts with UTF-16 LE's).
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+UTF16_ZEROS = 0.9  # share of zero bytes in one byte position of each pair that means UTF-16
 
 
 def too_large(size: int, limit: int) -> str:
@@ -44,6 +53,39 @@ def decode(data: bytes, offset: int = 0) -> tuple[str, str | None]:
         return "", f"not valid UTF-8 (byte 0x{bad:02x} at offset {offset + exc.start})"
 
 
+def encoding_of(head: bytes) -> tuple[str, int]:
+    """The encoding of text starting with `head`, and the length of its byte order mark.
+
+    A BOM says it; without one, text whose every other byte is zero (the high bytes of Latin
+    text in UTF-16) is UTF-16 of that byte order; anything else is read as UTF-8."""
+    for bom, encoding in BOMS:
+        if head.startswith(bom):
+            return encoding, len(bom)
+    pairs = len(head) // 2
+    if pairs >= 2 and b"\x00" in head:
+        even = head[0 : 2 * pairs : 2].count(0) / pairs
+        odd = head[1 : 2 * pairs : 2].count(0) / pairs
+        if odd >= UTF16_ZEROS and even <= 1 - UTF16_ZEROS:
+            return "utf-16-le", 0
+        if even >= UTF16_ZEROS and odd <= 1 - UTF16_ZEROS:
+            return "utf-16-be", 0
+    return "utf-8", 0
+
+
+def decode_text(data: bytes) -> tuple[str, str | None]:
+    """A file's bytes as text in the encoding `encoding_of` finds, or why they are not text."""
+    encoding, bom = encoding_of(data[:SNIFF_BYTES])
+    if encoding == "utf-8":
+        if b"\x00" in data[:SNIFF_BYTES]:
+            return "", "binary file, not text"
+        return decode(data)
+    try:
+        return data[bom:].decode(encoding), None
+    except UnicodeDecodeError as exc:
+        name = encoding.upper().removesuffix("-LE").removesuffix("-BE")
+        return "", f"not valid {name} (at offset {bom + exc.start})"
+
+
 def title_from_name(path: Path) -> str:
     return " ".join(path.stem.replace("-", " ").replace("_", " ").split())
 
@@ -63,10 +105,7 @@ def read_text(blob: Blob, report: RunReport, max_bytes: int) -> str | None:
     if len(data) > max_bytes:  # the file grew after stat()
         report.fail(blob.where, too_large(len(data), max_bytes))
         return None
-    if b"\x00" in data[:SNIFF_BYTES]:
-        report.fail(blob.where, "binary file, not text")
-        return None
-    text, error = decode(data)
+    text, error = decode_text(data)
     if error:
         report.fail(blob.where, error)
         return None

@@ -472,6 +472,8 @@ async def _json_body(request: Request) -> Any:
         raise _invalid(("body",), "the body is not UTF-8 text", "json_invalid") from err
     except json.JSONDecodeError as err:
         raise _invalid(("body", err.pos), "JSON decode error", "json_invalid", err.msg) from err
+    except RecursionError as err:
+        raise _invalid(("body",), "the body is nested too deeply to read", "json_invalid") from err
 
 
 def _records_in(body: Any) -> list[Any]:
