@@ -71,8 +71,10 @@ class Runner:
 
     def feed(self, documents: Iterable[Document]) -> None:
         """Process documents in micro-batches until they run out or `stop` is set, saving the
-        vector file now and then (a long-lived caller, the watcher, feeds many times)."""
-        for batch in batched(documents, self.batch_documents):
+        vector file now and then (a long-lived caller, the watcher, feeds many times).
+
+        An id that comes again in the same feed fails there: the first copy is kept."""
+        for batch in batched(self._first_of_each_id(documents), self.batch_documents):
             self.process(batch)
             self._after_batch()
             pause = max(SAVE_VECTORS_EVERY, self._save_seconds / SAVE_VECTORS_SHARE)
@@ -81,6 +83,18 @@ class Runner:
             if self.stop.is_set():
                 self.interrupted = True
                 break
+
+    def _first_of_each_id(self, documents: Iterable[Document]) -> Iterator[Document]:
+        seen: set[str] = set()
+        for document in documents:
+            if document.id in seen:
+                where = document.source if document.source != document.id else document.id
+                self.report.fail(
+                    where, f"the id {document.id} came earlier in this input: the first is kept"
+                )
+                continue
+            seen.add(document.id)
+            yield document
 
     def delete(self, doc_ids: Iterable[str]) -> int:
         """Remove the documents that exist among `doc_ids`, a micro-batch per transaction; how
@@ -123,7 +137,7 @@ class Runner:
     def process(self, batch: list[Document]) -> None:
         """One micro-batch, from read documents to one committed transaction."""
         self.report.seen += len(batch)
-        latest = {document.id: document for document in batch}  # a repeated id: the last wins
+        latest = {document.id: document for document in batch}  # ids are distinct (see feed)
         states = self.store.document_states(list(latest))
         raw = {doc_id: raw_hash(document) for doc_id, document in latest.items()}
         fresh = []

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from index.model import ModelInfo
 from index.store import open_store
-from index.store.base import Store
+from index.store.base import Store, StoreError
 from pipeline.report import RunReport
 from pipeline.runner import Runner
 from pipeline.settings import PipelineSettings
@@ -91,7 +91,7 @@ class Writer:
         started = time.perf_counter()
         run_id = self.store.start_run(job)
         run: Run | None = None
-        status, error = "failed", ""
+        status, error, raised = "failed", "", False
         try:
             check_model(self.store, self.settings)
             runner = Runner(
@@ -108,13 +108,20 @@ class Writer:
             status = run_status(report, interrupted=runner.interrupted)
             error = nothing_landed(report) if status == "failed" else ""
         except BaseException as err:
+            raised = True
             error = str(err) or type(err).__name__
             if run is not None:
                 _save_if_possible(run.runner)
             raise
         finally:
             report.seconds = round(report.seconds + time.perf_counter() - started, 3)
-            self.store.finish_run(run_id, status, report.model_dump(), error)
+            try:
+                self.store.finish_run(run_id, status, report.model_dump(), error)
+            except StoreError:
+                if not raised:
+                    raise
+                # The disk that failed the run fails its record too: the next writer marks
+                # it crashed; the run's own error is the one to show.
             if run is not None:
                 run.status, run.error = status, error
 

@@ -9,6 +9,7 @@ transaction, and the vector files are replaced whole (vector_segments.py).
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 from pathlib import Path
 
@@ -60,7 +61,28 @@ def catalog_failure(err: sqlite3.Error, path: Path) -> StoreError | None:
     reason = _SQLITE_REASONS.get(primary)
     if reason is None:
         return None
-    return DiskFailed(f"{path}: {reason}")
+    return DiskFailed(f"{path}: {_diagnosis(path.parent) or reason}")
+
+
+def _diagnosis(folder: Path) -> str | None:
+    """What the file system says is wrong with `folder`, where SQLite's code says less."""
+    try:
+        system = os.statvfs(folder)
+    except OSError:
+        return None
+    if system.f_flag & os.ST_RDONLY:
+        return _ERRNO_REASONS[errno.EROFS]
+    if not os.access(folder, os.W_OK):
+        return _ERRNO_REASONS[errno.EACCES]
+    if system.f_bavail == 0:
+        return _ERRNO_REASONS[errno.ENOSPC]
+    return None
+
+
+def disk_refused(err: sqlite3.Error) -> bool:
+    """Whether SQLite failed because of the disk (full, read-only, permissions, I/O)."""
+    name = getattr(err, "sqlite_errorname", "") or ""
+    return "_".join(name.split("_")[:2]) in _SQLITE_REASONS
 
 
 def damaged(path: Path, what: str) -> CatalogDamaged:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from index.store.catalog_sql import Dialect, catalog_rules, rule_problems
+from index.store.disk import disk_refused
 from index.store.faiss_vectors import FaissVectors
 
 # (what is wrong, a query counting the rows it is wrong for): the embedded store's own rules
@@ -46,6 +47,8 @@ def fts_problems(db: sqlite3.Connection) -> list[str]:
     try:
         db.execute("INSERT INTO passages_fts(passages_fts, rank) VALUES ('integrity-check', 1)")
     except sqlite3.DatabaseError as err:
+        if disk_refused(err):  # a read-only or full disk, not a mismatch
+            raise
         return [f"FTS index does not match the passages: {err}"]
     finally:
         db.execute("ROLLBACK")

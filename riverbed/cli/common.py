@@ -96,15 +96,26 @@ def friendly_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pydantic import ValidationError
+
         from index.model import ModelNotFound
         from index.store.base import StoreError
+        from index.store.disk import disk_failure
+        from pipeline.sources.records import short_validation_message
 
         try:
             return func(*args, **kwargs)
+        except ValidationError as err:
+            raise UserError(short_validation_message(err)) from err
         except (StoreError, ModelNotFound, ValueError) as err:
             raise UserError(str(err)) from err
         except FileNotFoundError as err:
             raise UserError(f"no such file or folder: {err.filename or err}") from err
+        except OSError as err:
+            failure = disk_failure(err, err.filename or "")
+            if failure is None:
+                raise
+            raise UserError(str(failure)) from err
 
     return wrapper  # type: ignore[return-value]
 

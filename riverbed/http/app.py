@@ -473,7 +473,7 @@ async def _json_body(request: Request) -> Any:
     except json.JSONDecodeError as err:
         raise _invalid(("body", err.pos), "JSON decode error", "json_invalid", err.msg) from err
     except RecursionError as err:
-        raise _invalid(("body",), "the body is nested too deeply to read", "json_invalid") from err
+        raise _invalid(("body",), "the body is nested too deeply to read", "json_too_deep") from err
 
 
 def _records_in(body: Any) -> list[Any]:
