@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -35,7 +36,9 @@ _TOKENS_REMEMBERED = 100_000  # question terms whose FTS5 tokens are kept
 # hundred tokens; more is clipped, which changes no score: BM25 saturates long before).
 DOC_TYPE = np.int32
 FREQ_TYPE = np.uint16
-BUILD_OCCURRENCES = 4_000_000  # the postings are read this many term occurrences at a time
+# The postings are read this many term occurrences at a time: each range's parsing holds the
+# GIL for some tens of milliseconds, so a server reading them apart still answers in between.
+BUILD_OCCURRENCES = 1_000_000
 
 # Per term (in the given range), every occurrence's passage id, in term order then passage
 # order: one row per term.
@@ -262,6 +265,7 @@ def _build(db: sqlite3.Connection, generation: int) -> _Postings:
         docs_parts.append(occurrence_docs[starts].astype(DOC_TYPE))
         freqs_parts.append(_counts(np.diff(np.append(starts, len(occurrence_docs)))))
         counts_parts.append(np.bincount(occurrence_terms[starts], minlength=len(occurrences)))
+        time.sleep(0)  # let other threads have the GIL between ranges
     docs = np.concatenate(docs_parts) if docs_parts else np.zeros(0, DOC_TYPE)
     freqs = np.concatenate(freqs_parts) if freqs_parts else np.zeros(0, FREQ_TYPE)
     per_term = np.concatenate(counts_parts) if counts_parts else np.zeros(0, np.int64)

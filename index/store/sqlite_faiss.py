@@ -37,7 +37,7 @@ from index.store.vector_segments import manifests, save_segments
 CATALOG = "catalog.sqlite"
 MMAP_BYTES = 1 << 30
 CHANGE_LOG_KEEP = 1000  # generations of change log kept behind the saved vector file
-BM25_IN_BACKGROUND_FROM = 200_000  # passages from which warm() reads BM25's postings apart
+BM25_IN_BACKGROUND_FROM = 50_000  # passages from which warm() reads BM25's postings apart
 
 # Migration n brings the catalog from schema version n-1 to n; applied in order, all in the
 # transaction that records the version. Never edit one that has landed: append.
