@@ -71,7 +71,11 @@ def main(passages: int) -> None:
                 f"HNSW M={links} efSearch={ef}: build {rate:.0f}/s, {ms:.2f} ms,"
                 f" recall@10 {recall(vectors, asked, found, exact):.4f}"
             )
-    lists = round(4 * np.sqrt(len(vectors)))
+    for per_root in (2, 4):
+        inverted_file(vectors, asked, exact, round(per_root * np.sqrt(len(vectors))))
+
+
+def inverted_file(vectors: np.ndarray, asked: np.ndarray, exact: np.ndarray, lists: int) -> None:
     quantizer = faiss.IndexFlatIP(vectors.shape[1])
     index = faiss.IndexIVFScalarQuantizer(
         quantizer,
@@ -86,7 +90,7 @@ def main(passages: int) -> None:
     index.train(sample)
     index.add(vectors)
     rate = len(vectors) / (time.perf_counter() - started)
-    for share in (0.03, 0.06, 0.12):
+    for share in (0.03, 0.06, 0.12, 0.24):
         probes = max(1, round(share * lists))
         found, ms = timed_search(index, asked, faiss.SearchParametersIVF(nprobe=probes))
         print(

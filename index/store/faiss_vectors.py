@@ -78,7 +78,6 @@ class FaissVectors:
         self._scanned: list[faiss.IndexIDMap2] | None = None  # flat: float16 shards, once searched
         self._centroids: str | None = None  # ivf: the file of the centroids in use
         self._trained_at = 0
-        self._quantizer: faiss.IndexFlatIP | None = None  # ivf: held, the index only points at it
         self._present = np.zeros(0, dtype=bool)  # ivf: passage id -> held
         self._seen_manifest: str | None = None  # the newest manifest's name at the last look
         self.lock = threading.RLock()
@@ -99,7 +98,7 @@ class FaissVectors:
             self._use(index, "flat", manifest.generation)
         else:
             centroids = read_centroids(self.directory, manifest)
-            index = self._inverted(centroids, mapped=False)
+            index = _inverted(centroids, mapped=False)
             for page in live_pages(self.directory, manifest):
                 _add_codes(index, page)
             index.set_direct_map_type(faiss.DirectMap.Hashtable)
@@ -119,27 +118,6 @@ class FaissVectors:
         self._present = np.zeros(0, dtype=bool)
         if layout == "ivf":
             self._mark(self.ids(), True)
-
-    def _inverted(
-        self, centroids: np.ndarray, mapped: bool = True
-    ) -> faiss.IndexIVFScalarQuantizer:
-        """Empty inverted lists over `centroids` whose codes are the vectors in float16 (not
-        their residuals), so a segment's records are codes as they are; `mapped`: with the
-        hash table from id to code already (else set once the lists are filled)."""
-        self._quantizer = faiss.IndexFlatIP(self.dim)
-        self._quantizer.add(np.ascontiguousarray(centroids, dtype=np.float32))
-        index = faiss.IndexIVFScalarQuantizer(
-            self._quantizer,
-            self.dim,
-            len(centroids),
-            faiss.ScalarQuantizer.QT_fp16,
-            faiss.METRIC_INNER_PRODUCT,
-            False,  # by_residual
-        )
-        index.is_trained = True  # float16 codes need no training; the centroids are given
-        if mapped:
-            index.set_direct_map_type(faiss.DirectMap.Hashtable)
-        return index
 
     def _mark(self, ids: np.ndarray, held: bool) -> None:
         if not len(ids):
@@ -290,7 +268,7 @@ class FaissVectors:
                 count, min(count, TRAIN_PER_LIST * lists), replace=False
             )
             centroids = train_centroids(every[np.sort(chosen)].astype(np.float32), lists)
-        index = self._inverted(centroids)
+        index = _inverted(centroids)
         for ids, vectors in zip(kept_ids, kept, strict=True):
             _add_listed(index, ids, vectors)
         self._use(index, "ivf", self.generation, name, trained_at)
@@ -398,6 +376,27 @@ class FaissVectors:
 
 def _flat(dim: int) -> faiss.IndexIDMap2:
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+def _inverted(centroids: np.ndarray, mapped: bool = True) -> faiss.IndexIVFScalarQuantizer:
+    """Empty inverted lists over `centroids` whose codes are the vectors in float16 (not
+    their residuals), so a segment's records are codes as they are; `mapped`: with the
+    hash table from id to code already (else set once the lists are filled)."""
+    quantizer = faiss.IndexFlatIP(centroids.shape[1])
+    quantizer.add(np.ascontiguousarray(centroids, dtype=np.float32))
+    index = faiss.IndexIVFScalarQuantizer(
+        quantizer,
+        centroids.shape[1],
+        len(centroids),
+        faiss.ScalarQuantizer.QT_fp16,
+        faiss.METRIC_INNER_PRODUCT,
+        False,  # by_residual
+    )
+    index.referenced_objects = [quantizer]  # the index only points at it: keep it alive
+    index.is_trained = True  # float16 codes need no training; the centroids are given
+    if mapped:
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+    return index
 
 
 def _add_listed(index: faiss.IndexIVF, ids: np.ndarray, vectors: np.ndarray) -> None:
