@@ -100,12 +100,13 @@ def _ingest(data_dir: Path, corpus: Path) -> tuple[dict, float]:
 
 def disk(store: Any) -> dict[str, float]:
     """Bytes per passage on disk, in all and by part."""
-    files = sum(path.stat().st_size for path in store.data_dir.iterdir() if path.is_file())
+    files = sum(path.stat().st_size for path in store.data_dir.rglob("*") if path.is_file())
     one = lambda sql: store.db.execute(sql).fetchone()[0] or 0  # noqa: E731
     passages = one("SELECT COUNT(*) FROM passages")
     text = one("SELECT SUM(length(CAST(text AS BLOB))) FROM passages")
     text += one("SELECT SUM(length(CAST(text AS BLOB))) FROM documents")
     vector_files = sum(p.stat().st_size for p in store.data_dir.glob("vectors-*"))
+    bm25_files = sum(p.stat().st_size for p in store.data_dir.glob("bm25-*/*"))
     per = lambda count: round(count / passages, 1)  # noqa: E731
     return {
         "passages": passages,
@@ -117,6 +118,7 @@ def disk(store: Any) -> dict[str, float]:
             one("SELECT SUM(length(sentence_vectors)) FROM passages")
         ),
         "vector_file_bytes_per_passage": per(vector_files),
+        "bm25_file_bytes_per_passage": per(bm25_files),
     }
 
 

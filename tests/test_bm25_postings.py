@@ -169,3 +169,37 @@ def test_postings_read_in_ranges_and_apart_rank_as_in_fts5(
     finally:
         reader.close()
         writer.close()
+
+
+def test_postings_once_read_are_saved_and_opened_by_the_next_process(
+    stores: tuple[SqliteFaissStore, SqliteFaissStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warmed reader saved what it read; the next one opens that, reads nothing from FTS5,
+    and follows later writes; a damaged folder is read from FTS5 again."""
+    writer, _ = stores
+    (saved,) = writer.data_dir.glob("bm25-*")
+    asked = questions()[::20]
+
+    def no_reading(*_: object) -> None:
+        raise AssertionError("the postings were read from FTS5 again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(bm25_postings, "_build", no_reading)
+        opened = SqliteFaissStore(writer.data_dir, create=False)
+        try:
+            opened.warm(wait=True)
+            assert opened._bm25 is not None and opened._bm25.generation == opened.generation()
+            assert_same_rankings(writer, opened, asked)
+            writer.write(WriteBatch(upserts=[record("birds", ["Pelicans nest on the delta."])]))
+            assert_same_rankings(writer, opened, [*asked, ["pelicans", "delta"]])
+            writer.delete(["birds"])
+            assert_same_rankings(writer, opened, [["pelicans", "delta"]])
+        finally:
+            opened.close()
+    (saved / "docs.npy").write_bytes(b"not an array")
+    damaged = SqliteFaissStore(writer.data_dir, create=False)
+    try:
+        damaged.warm(wait=True)
+        assert_same_rankings(writer, damaged, asked)
+    finally:
+        damaged.close()

@@ -8,10 +8,11 @@ them with numpy in a fraction of that. The floating-point operations are FTS5's,
 (per passage, the query's terms in turn; IDF floored at 1e-6; k1 = 1.2, b = 0.75), so the scores
 are equal to the last bit and ties are broken alike, by passage id.
 
-It is a derived view, like the FAISS file: built from FTS5's own index (fts5vocab), caught up
-from the catalog's change log (added passages are split into terms by FTS5's tokenizer; removed
-ones are masked), rebuilt when the additions or removals outgrow a share of what was built. A
-store answers from it only at the catalog's generation. A question term that FTS5 reads as a
+It is a derived view, like the vector files: built from FTS5's own index (fts5vocab), saved
+once built (bm25_files.py) for the next process to open, caught up from the catalog's change log
+(added passages are split into terms by FTS5's tokenizer; removed ones are masked), rebuilt when
+the additions or removals outgrow a share of what was built, or the log does not reach back to
+it. A store answers from it only at the catalog's generation. A question term that FTS5 reads as a
 phrase of several tokens (`init_subclass`) is left to FTS5 (`search` returns None).
 """
 
@@ -23,9 +24,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
+from index.store import bm25_files
 from index.store.fts5_terms import BM25_B, BM25_K1, Fts5Terms
 
 REBUILD_SHARE = 0.2  # rebuild once added or removed passages reach this share of the rows
@@ -87,8 +90,11 @@ class _Postings:
 class Bm25Postings:
     """`search(terms, k)`: FTS5's BM25 top-k, from memory. Safe to share between threads."""
 
-    def __init__(self, terms: Fts5Terms | None = None) -> None:
+    def __init__(self, terms: Fts5Terms | None = None, saved_in: Path | None = None) -> None:
+        """`saved_in`: the folder whose saved postings (bm25_files.py) are opened instead of
+        reading FTS5, and where a fresh reading is saved."""
         self._state: _Postings | None = None
+        self._saved_in = saved_in
         self._lock = threading.Lock()  # one catch-up at a time
         self._fts5_terms = terms or Fts5Terms()
         self._tokens: dict[str, tuple[str, ...]] = {}
@@ -112,6 +118,8 @@ class Bm25Postings:
             state = self._state
             if state is not None and state.generation == generation:
                 return
+            if state is None and self._saved_in is not None:
+                state = _opened(self._saved_in, generation)
             touched = (
                 changes_since(state.generation)
                 if state is not None and state.generation <= generation
@@ -119,8 +127,10 @@ class Bm25Postings:
             )
             if touched is not None and state is not None:
                 state = self._apply(state, generation, touched, texts_of)
-            if state is None or _outgrown(state):
+            if state is None or touched is None or _outgrown(state):
                 state = _build(db, generation)
+                if self._saved_in is not None:
+                    _save(self._saved_in, state)
             self._state = state
 
     def search(
@@ -287,6 +297,33 @@ def _build(db: sqlite3.Connection, generation: int) -> _Postings:
         tokens=float(lengths.sum()),
         removed=0,
         built_rows=len(passage_ids),
+    )
+
+
+def _save(directory: Path, state: _Postings) -> None:
+    """Save a state as read from FTS5 (nothing added or removed since)."""
+    arrays = {
+        name: getattr(state, name) for name in ("offsets", "docs", "freqs", "lengths", "alive")
+    }
+    sizes = {"rows": state.rows, "tokens": state.tokens, "built_rows": state.built_rows}
+    bm25_files.save(directory, state.generation, arrays, list(state.terms), sizes)
+
+
+def _opened(directory: Path, generation: int) -> _Postings | None:
+    """The newest saved state no newer than `generation`, its arrays mapped, not read."""
+    saved = bm25_files.load(directory, generation)
+    if saved is None:
+        return None
+    arrays, terms, sizes = saved
+    return _Postings(
+        generation=int(sizes["generation"]),
+        terms={term: row for row, term in enumerate(terms)},
+        added={},
+        rows=int(sizes["rows"]),
+        tokens=float(sizes["tokens"]),
+        removed=0,
+        built_rows=int(sizes["built_rows"]),
+        **arrays,
     )
 
 

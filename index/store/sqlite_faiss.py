@@ -658,7 +658,7 @@ class SqliteFaissStore(StoreBase):
             self.vectors()
         with self._vectors_lock:
             if self._bm25 is None:
-                self._bm25 = Bm25Postings()
+                self._bm25 = Bm25Postings(saved_in=self.data_dir)
         if wait is None:
             passages = self.db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
             wait = passages < BM25_IN_BACKGROUND_FROM
@@ -770,7 +770,7 @@ class SqliteFaissStore(StoreBase):
                 "generation": self.generation(),
                 "last_ingest": one("SELECT MAX(updated_at) FROM documents"),
             }
-        stats["bytes"] = sum(p.stat().st_size for p in self.data_dir.iterdir() if p.is_file())
+        stats["bytes"] = sum(p.stat().st_size for p in self.data_dir.rglob("*") if p.is_file())
         return stats
 
     # -- runs --------------------------------------------------------------------------------

@@ -225,7 +225,7 @@ def sample_of(pages: Pages, count: int, wanted: int) -> np.ndarray:
 
 
 def _temporary(directory: Path, suffix: str) -> Path:
-    handle, name = tempfile.mkstemp(dir=directory, suffix=suffix + ".tmp")
+    handle, name = tempfile.mkstemp(dir=directory, prefix=".vectors-", suffix=suffix + ".tmp")
     os.close(handle)
     return Path(name)
 
@@ -312,7 +312,7 @@ def publish(directory: Path, manifest: Manifest) -> Path:
     for path in directory.glob("vectors-*"):
         if path.name not in keep:
             path.unlink(missing_ok=True)
-    for stale in directory.glob("*.tmp"):
+    for stale in directory.glob(".vectors-*.tmp"):
         stale.unlink(missing_ok=True)
     return target
 
