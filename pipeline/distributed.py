@@ -108,6 +108,7 @@ class ChunkAndEmbed:
         self.chunker = make_chunker(settings)
         self.store = open_store(settings, create=False)
         self._encoder: Encoder | None = None
+        self.embedder = Embedder(lambda: self.encoder, self.store, RunReport())
 
     @property
     def encoder(self) -> Encoder:
@@ -154,25 +155,11 @@ class ChunkAndEmbed:
         return worth
 
     def _embed(self, chunks: list[Chunk], owners: dict[int, Prepared]) -> None:
-        known = self.store.known_passages([c.text_hash for c in chunks])
-        first_of: dict[str, Chunk] = {}
-        for chunk in chunks:
-            if chunk.text_hash not in known:
-                first_of.setdefault(chunk.text_hash, chunk)
-        todo = list(first_of.values())
-        if todo:
-            embedded = self.encoder.embed_passages(
-                [c.text for c in todo], [c.sentences for c in todo]
-            )
-            for chunk, vector, sentences in zip(
-                todo, embedded.vectors, embedded.sentence_vectors, strict=True
-            ):
-                chunk.vector, chunk.sentence_vectors = vector, sentences
-        for chunk in chunks:
-            leader = first_of.get(chunk.text_hash)
-            if leader is not None:
-                chunk.vector, chunk.sentence_vectors = leader.vector, leader.sentence_vectors
-        tokens = {c.text_hash: self._model_tokens(c.text) for c in todo}
+        """Vectors for the chunks whose text the store does not know, by the local engine's
+        embed stage; the tokens each new passage took, for the driver's report."""
+        for _ in self.embedder(chunks):
+            pass
+        tokens = {c.text_hash: self._model_tokens(c.text) for c in chunks if c.vector is not None}
         for item in owners.values():
             for chunk in item.chunks or ():
                 if chunk.text_hash in tokens:
