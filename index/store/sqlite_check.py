@@ -5,8 +5,9 @@ What a crash, a bug or a hand edit could break, each reported as one line:
   that point at what exists, chunk counts, no half-written document;
 - the FTS index matches the passages (FTS5 'integrity-check', and one FTS row per passage);
 - the change log never runs ahead of the catalog generation;
-- the saved vector file is not ahead of the catalog, and after catching up from it, the FAISS
-  ids are exactly the passage ids (no orphan vector, none missing, none twice).
+- the saved vector files match their checksums and are not ahead of the catalog, and after
+  catching up from them, the FAISS ids are exactly the passage ids (no orphan vector, none
+  missing, none twice) and each vector is the catalog's own.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from index.store.catalog_sql import Dialect, catalog_rules, rule_problems
 from index.store.disk import disk_refused
 from index.store.faiss_vectors import FaissVectors
+from index.store.vector_segments import Manifest, damaged_files, manifests
 
 # (what is wrong, a query counting the rows it is wrong for): the embedded store's own rules
 SQLITE_RULES = [
@@ -82,6 +84,7 @@ def vector_problems(
     ).fetchone()[0]
     if bad_width:
         problems.append(f"{bad_width} passage vector(s) are not {dim}-dimensional")
+    problems += damaged_vector_files(data_dir)
     vectors = FaissVectors(data_dir, dim)
     if vectors.generation > generation:
         problems.append(
@@ -100,4 +103,51 @@ def vector_problems(
         problems.append(f"{len(orphans)} FAISS vector(s) have no passage (orphans)")
     if missing:
         problems.append(f"{len(missing)} passage(s) have no FAISS vector")
+    differing = differing_vectors(vectors, sorted(unique & passage_ids), vectors_of)
+    if differing:
+        problems.append(
+            f"{differing} vector(s) in the vector files differ from the catalog's: delete the"
+            " vectors-* files to write them anew from the catalog"
+        )
     return problems
+
+
+def damaged_vector_files(data_dir: Path) -> list[str]:
+    """The newest saved vector files, read afresh against their checksums."""
+    listed = manifests(data_dir)
+    if not listed:
+        return []
+    path = listed[-1][1]
+    try:
+        manifest = Manifest.read(path)
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        damaged = [f"{path.name} ({err})"]
+    else:
+        damaged = damaged_files(data_dir, manifest, fresh=True)
+    if not damaged:
+        return []
+    return [
+        f"vector file(s) {', '.join(damaged)} in {data_dir} are damaged: searches rebuild the"
+        " vectors from the catalog; the next ingest writes them anew (or delete the vectors-*"
+        " files)"
+    ]
+
+
+def differing_vectors(
+    vectors: FaissVectors,
+    ids: list[int],
+    vectors_of: Callable[[list[int]], Iterable[tuple[int, np.ndarray]]],
+    page: int = 4096,
+) -> int:
+    """How many of the held vectors of `ids` are not the catalog's (beyond float16 rounding
+    where the inverted lists hold float16)."""
+    tolerance = 1e-6 if vectors.layout == "flat" else 2e-3
+    differing = 0
+    for start in range(0, len(ids), page):
+        part = ids[start : start + page]
+        stored = dict(vectors_of(part))
+        held = vectors.index.reconstruct_batch(np.asarray(part, dtype=np.int64))
+        for row, pid in zip(held, part, strict=True):
+            if not np.allclose(row, stored[pid], rtol=0, atol=tolerance):
+                differing += 1
+    return differing

@@ -237,7 +237,9 @@ class SqliteFaissStore(StoreBase):
         if connection is None:
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a commit is on the disk when it returns (WAL synced at each commit), so a
+            # power loss never takes back a generation the vector files were saved at.
+            connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA foreign_keys=ON")
             connection.execute("PRAGMA busy_timeout=30000")
             self._local.connection = connection

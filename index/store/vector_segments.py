@@ -37,6 +37,7 @@ import os
 import re
 import secrets
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -81,6 +82,7 @@ class Manifest:
     centroids: str | None = None  # ivf: the centroids' file
     trained_at: int = 0  # ivf: passages when the centroids were trained
     top_id: int = 0  # the highest passage id any segment has held: ids above it are new
+    checksums: dict[str, int] = field(default_factory=dict)  # file name -> CRC-32 (durability)
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -102,6 +104,7 @@ class Manifest:
             "centroids": self.centroids,
             "trained_at": self.trained_at,
             "top_id": self.top_id,
+            "checksums": self.checksums,
         }
         return json.dumps(fields, indent=1)
 
@@ -110,6 +113,7 @@ class Manifest:
         fields = json.loads(path.read_text())
         segments = tuple(Segment(name, seq, count) for name, seq, count in fields.pop("segments"))
         fields.setdefault("top_id", UNKNOWN_TOP_ID)
+        fields.setdefault("checksums", {})  # saved before files had checksums
         manifest = cls(segments=segments, path=path, **fields)
         missing = [name for name in manifest.files() if not (path.parent / name).is_file()]
         if missing or manifest.layout not in ("flat", "ivf"):
@@ -128,7 +132,7 @@ def manifests(directory: Path) -> list[tuple[int, Path]]:
 
 
 def readable_manifests(directory: Path, dim: int, at_most: int | None = None) -> Iterator[Manifest]:
-    """Manifests that can be read and whose files are all there, newest first."""
+    """Manifests that can be read and whose files are all there and sound, newest first."""
     for generation, path in reversed(manifests(directory)):
         if at_most is not None and generation > at_most:
             continue
@@ -136,7 +140,7 @@ def readable_manifests(directory: Path, dim: int, at_most: int | None = None) ->
             manifest = Manifest.read(path)
         except (OSError, ValueError, TypeError, KeyError):
             continue
-        if manifest.dim == dim:
+        if manifest.dim == dim and not damaged_files(directory, manifest):
             yield manifest
 
 
@@ -236,7 +240,7 @@ def _write_array(directory: Path, prefix: str, array: np.ndarray) -> str:
     try:
         with temporary.open("wb") as handle:
             np.save(handle, array)
-        os.replace(temporary, directory / name)
+        durable_replace(temporary, directory / name)
     finally:
         temporary.unlink(missing_ok=True)
     return name
@@ -273,7 +277,7 @@ def write_segment(
             raise RuntimeError(f"expected {count} vectors, got {written}")
         target.flush()
         del target
-        os.replace(temporary, directory / name)
+        durable_replace(temporary, directory / name)
     finally:
         temporary.unlink(missing_ok=True)
     return Segment(name, seq, count)
@@ -294,10 +298,11 @@ def publish(directory: Path, manifest: Manifest) -> Path:
     """Write `manifest` through a temporary file renamed into place, then drop what neither it
     nor the previous manifest names, and temporaries left by a crash."""
     target = directory / f"vectors-{manifest.generation:012d}.json"
+    manifest = with_checksums(directory, manifest)
     temporary = _temporary(directory, ".json")
     try:
         temporary.write_text(manifest.to_json())
-        os.replace(temporary, target)
+        durable_replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
     kept = [replace(manifest, path=target)]
@@ -315,6 +320,68 @@ def publish(directory: Path, manifest: Manifest) -> Path:
     for stale in directory.glob(".vectors-*.tmp"):
         stale.unlink(missing_ok=True)
     return target
+
+
+# -- durability: files on the disk before their names, checksums to trust them by --------------
+
+
+def durable_replace(temporary: Path, target: Path) -> None:
+    """Rename a written file into place so that a power loss leaves the old file or the whole
+    new one: its data reaches the disk before the rename, and the rename before returning."""
+    with temporary.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def file_checksum(path: Path) -> int:
+    """CRC-32 of a file's bytes, read a megabyte at a time."""
+    checksum = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            checksum = zlib.crc32(block, checksum)
+    return checksum
+
+
+def with_checksums(directory: Path, manifest: Manifest) -> Manifest:
+    """`manifest` with a checksum for each file it names (those it carried over are kept)."""
+    known = manifest.checksums
+    checksums = {
+        name: known[name] if name in known else file_checksum(directory / name)
+        for name in sorted(manifest.files())
+    }
+    return replace(manifest, checksums=checksums)
+
+
+def damaged_files(directory: Path, manifest: Manifest, *, fresh: bool = False) -> list[str]:
+    """The files of `manifest` whose bytes do not match their checksums. A file already found
+    sound in this process is not read again while its size and time are the same (files are
+    never changed in place), unless `fresh`."""
+    damaged = []
+    for name in sorted(manifest.files()):
+        checksum = manifest.checksums.get(name)
+        if checksum is None:  # saved before checksums: trusted no more than a damaged file
+            damaged.append(f"{name} (no checksum)")
+            continue
+        path = directory / name
+        try:
+            info = path.stat()
+            key = (str(path), info.st_size, info.st_mtime_ns, info.st_ino)
+            if fresh or key not in _SOUND:
+                if file_checksum(path) != checksum:
+                    damaged.append(name)
+                    continue
+                _SOUND.add(key)
+        except OSError:
+            damaged.append(name)
+    return damaged
+
+
+_SOUND: set[tuple[str, int, int, int]] = set()
 
 
 # -- saving: what a writer does -------------------------------------------------------------------

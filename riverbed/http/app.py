@@ -37,6 +37,7 @@ from index.api import Index
 from index.context import Context, build_context
 from index.models import Filters, IndexStats, Passage
 from index.store.base import StoreError, WriterBusy
+from index.store.disk import CatalogDamaged, DiskFailed
 from pipeline.ingestion import ingest_with
 from pipeline.report import RunReport
 from pipeline.sources import read_records
@@ -607,7 +608,9 @@ def _validation_problem(_request: Request, exc: RequestValidationError) -> JSONR
 
 
 def _store_problem(_request: Request, exc: StoreError) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=409)
+    # The disk or the catalog failing is the server's trouble (503), not the request's (409).
+    status = 503 if isinstance(exc, DiskFailed | CatalogDamaged) else 409
+    return JSONResponse({"detail": str(exc)}, status_code=status)
 
 
 def _value_problem(_request: Request, exc: Exception) -> JSONResponse:
