@@ -184,3 +184,39 @@ def test_a_damaged_catalog_is_one_line_from_every_command(
         assert code == 1, (command, err)
         assert line.startswith(f"Error: the catalog {catalog} is damaged"), line
         assert "restore it from a backup" in line
+
+
+def test_postgres_out_of_room(pg_server: str, corpus: Path) -> None:
+    """Postgres's own disk full, for real: the index's tables in a tablespace on a 2 MB tmpfs."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    from riverbed.testing.postgres import create_database, drop_database
+
+    home = Path(tempfile.mkdtemp(prefix="riverbed-room-"))  # pytest's tmp is root's only
+    home.chmod(0o755)
+    room = home / "room"
+    room.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(room)]).returncode:
+        shutil.rmtree(home)
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    url = create_database(pg_server)
+    try:
+        os.chown(room, os.stat(conninfo_to_dict(pg_server)["host"]).st_uid, -1)
+        with psycopg.connect(pg_server, autocommit=True) as connection:
+            connection.execute(f"CREATE TABLESPACE room LOCATION '{room}'")
+            name = conninfo_to_dict(url)["dbname"]
+            connection.execute(f'ALTER DATABASE "{name}" SET default_tablespace = room')
+        command = [*RIVERBED, "--store", url, "ingest", str(corpus)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 1
+        line = one_line_error(done.stderr)
+        assert "the database server is out of room (could not extend file" in line, line
+        done = subprocess.run([*RIVERBED, "--store", url, "check"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        drop_database(pg_server, url)
+        with psycopg.connect(pg_server, autocommit=True) as connection:
+            connection.execute("DROP TABLESPACE IF EXISTS room")
+        subprocess.run(["umount", "-l", str(room)], check=True)
+        shutil.rmtree(home)

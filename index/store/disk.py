@@ -9,11 +9,46 @@ transaction, and the vector files are replaced whole (vector_segments.py).
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from index.store.base import StoreError
+
+T = TypeVar("T", bound=type)
+Translate = Callable[[Any, Exception], StoreError | None]
+
+
+def translated(translate: Translate) -> Callable[[T], T]:
+    """A class decorator for a store: opening it and every public method raise what
+    `translate(store, error)` makes of an error (one of those below), else the error itself
+    (a bug keeps its traceback)."""
+
+    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except StoreError:
+                raise
+            except Exception as err:
+                failure = translate(self, err)
+                if failure is None:
+                    raise
+                raise failure from err
+
+        return wrapper
+
+    def decorate(cls: T) -> T:
+        for name, member in list(vars(cls).items()):
+            if callable(member) and (name == "__init__" or not name.startswith("_")):
+                setattr(cls, name, wrap(member))
+        return cls
+
+    return decorate
 
 
 class DiskFailed(StoreError):

@@ -37,6 +37,7 @@ from index.models import Filters
 from index.records import Chunk, DocumentRecord, DocumentState, Span, StoredPassage, WriteBatch
 from index.store import catalog_sql
 from index.store.base import MissingVectors, ModelMismatch, StoreBase, StoreError
+from index.store.disk import CatalogDamaged, DiskFailed, translated
 from index.store.fts5_terms import (
     BM25_B,
     BM25_K1,
@@ -182,6 +183,29 @@ def _decode_passages(rows: list[Sequence[Any]]) -> list[tuple[list[Span], np.nda
 DIALECT = catalog_sql.POSTGRES
 
 
+def _failure(store: PostgresStore, err: Exception) -> StoreError | None:
+    """What the server said of its disk or its data, as one line (disk.py); a connection lost
+    mid-way too."""
+    name = getattr(store, "name", "the database")
+    sqlstate = getattr(err, "sqlstate", None) or ""
+    diagnosis = getattr(err, "diag", None)
+    said = (diagnosis.message_primary if diagnosis else None) or str(err).strip()
+    said = said.splitlines()[0] if said else type(err).__name__
+    if sqlstate.startswith("53"):  # insufficient resources: disk full, out of memory, ...
+        return DiskFailed(f"{name}: the database server is out of room ({said}): free some space")
+    if sqlstate in ("XX001", "XX002"):  # data or index corrupted
+        return CatalogDamaged(
+            f"the database {name} reports damaged data ({said}): restore it from a backup, or"
+            " ingest the sources again into a new database"
+        )
+    if sqlstate == "25006":
+        return DiskFailed(f"{name}: the database is read-only (a standby?)")
+    if isinstance(err, psycopg.OperationalError) and not sqlstate.startswith("40"):
+        return StoreError(f"{name}: lost the database server: {said}")
+    return None
+
+
+@translated(_failure)
 class PostgresStore(StoreBase):
     """The store in a Postgres database with the pgvector extension (0.8 or newer)."""
 

@@ -9,11 +9,10 @@ that is caught up on the next open. Safe to read from many threads; writes come 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -29,7 +28,7 @@ from index.records import DocumentRecord, DocumentState, Span, StoredPassage, Wr
 from index.store import catalog_sql
 from index.store.base import MissingVectors, ModelMismatch, StoreBase, StoreError, WriterBusy
 from index.store.bm25_postings import Bm25Postings
-from index.store.disk import catalog_failure, damaged, disk_failure
+from index.store.disk import catalog_failure, damaged, disk_failure, translated
 from index.store.faiss_vectors import FaissVectors
 from index.store.sqlite_check import catalog_problems, fts_problems, vector_problems
 from index.store.vector_segments import manifests, save_segments
@@ -175,36 +174,16 @@ def _decode_passages(rows: list[Sequence[Any]]) -> list[tuple[list[Span], np.nda
 DIALECT = catalog_sql.SQLITE
 
 
-def _disk_errors(method: Callable[..., Any]) -> Callable[..., Any]:
-    """What the disk or SQLite raise about the files, as one-line StoreErrors (disk.py)."""
-
-    @functools.wraps(method)
-    def wrapper(self: SqliteFaissStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.Error as err:
-            failure = catalog_failure(err, self.path)
-            if failure is None:
-                raise
-            raise failure from err
-        except OSError as err:
-            failure = disk_failure(err, self.data_dir)
-            if failure is None:
-                raise
-            raise failure from err
-
-    return wrapper
+def _failure(store: SqliteFaissStore, err: Exception) -> StoreError | None:
+    """What SQLite or the OS raised about the store's files, as one line (disk.py)."""
+    if isinstance(err, sqlite3.Error):
+        return catalog_failure(err, store.path)
+    if isinstance(err, OSError):
+        return disk_failure(err, store.data_dir)
+    return None
 
 
-def _with_disk_errors(cls: type[SqliteFaissStore]) -> type[SqliteFaissStore]:
-    """Every public method of the store, and opening it, through `_disk_errors`."""
-    for name, member in list(vars(cls).items()):
-        if callable(member) and (name == "__init__" or not name.startswith("_")):
-            setattr(cls, name, _disk_errors(member))
-    return cls
-
-
-@_with_disk_errors
+@translated(_failure)
 class SqliteFaissStore(StoreBase):
     """The embedded default store in one data dir."""
 
