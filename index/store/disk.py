@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import inspect
 import os
 import sqlite3
 from collections.abc import Callable
@@ -43,8 +44,11 @@ def translated(translate: Translate) -> Callable[[T], T]:
         return wrapper
 
     def decorate(cls: T) -> T:
-        for name, member in list(vars(cls).items()):
-            if callable(member) and (name == "__init__" or not name.startswith("_")):
+        for name in dir(cls):  # its own methods and those it inherits (StoreBase's)
+            member = getattr(cls, name)
+            public = name == "__init__" or not name.startswith("_")
+            static = isinstance(inspect.getattr_static(cls, name), staticmethod)
+            if public and inspect.isfunction(member) and not static:
                 setattr(cls, name, wrap(member))
         return cls
 
