@@ -59,11 +59,23 @@ def beir_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "qrels" / "test.tsv").write_text(
         "query-id\tcorpus-id\tscore\nq1\tharbour\t1\nq2\tbudget\t1\nq3\tmatch\t1\n"
     )
+    (folder / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\nq3\tmatch\t1\n")
     return folder
 
 
 def test_beir_queries_are_those_with_a_relevant_document(beir_dir: Path) -> None:
     assert [q.id for q in read_queries(beir_dir)] == ["q1", "q2", "q3"]
+    assert [q.id for q in read_queries(beir_dir, "dev")] == ["q3"]
+
+
+def test_eval_judges_by_the_split_it_is_given(beir_dir: Path, tmp_path: Path) -> None:
+    args = ["--data-dir", str(tmp_path / "unused"), "eval", str(beir_dir), "--mode", "hybrid"]
+    result = CliRunner().invoke(main, [*args, "--split", "dev", "--json"])
+    assert result.exit_code == 0, result.output
+    assert {s["queries"] for s in json.loads(result.output)["systems"]} == {1}
+    missing = CliRunner().invoke(main, [*args, "--split", "train"])
+    assert missing.exit_code == 1
+    assert "train.tsv is missing" in missing.output and "Traceback" not in missing.output
 
 
 def test_eval_on_a_beir_folder_reports_every_system(beir_dir: Path, tmp_path: Path) -> None:

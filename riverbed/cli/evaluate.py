@@ -17,11 +17,22 @@ MODE_CHOICES = ("all", "hybrid", "dense", "lexical")
     "questions", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--mode", type=click.Choice(MODE_CHOICES), default="all", show_default=True)
+@click.option(
+    "--split",
+    default="test",
+    show_default=True,
+    help="BEIR folders: which qrels/SPLIT.tsv judges the documents (e.g. dev, test).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 @friendly_errors
 def evaluate_command(
-    ctx: click.Context, documents: Path, questions: Path | None, mode: str, as_json: bool
+    ctx: click.Context,
+    documents: Path,
+    questions: Path | None,
+    mode: str,
+    split: str,
+    as_json: bool,
 ) -> None:
     """Ingest DOCUMENTS into a scratch index, ask every question of riverbed's modes and of the
     plain baselines on the same index (dense alone, BM25 alone, RRF k=60 of the two).
@@ -29,13 +40,15 @@ def evaluate_command(
     With QUESTIONS (JSONL of {id, question, answers}), DOCUMENTS is JSONL of {id, title, text}
     or files or a folder, and a hit is a passage containing an answer: hit@1, hit@5, MRR@10.
     Without, DOCUMENTS is a folder in BEIR's layout (corpus.jsonl, queries.jsonl,
-    qrels/test.tsv), and documents are ranked at their best passage: nDCG@10, recall@100, MRR@10.
+    qrels/SPLIT.tsv, test by default), and documents are ranked at their best passage:
+    nDCG@10, recall@100, MRR@10.
 
     \b
     Examples:
       riverbed eval tests/data/squad2-dev-5articles.docs.jsonl \\
                     tests/data/squad2-dev-5articles.questions.jsonl
       riverbed eval bench/sets/pydocs
+      riverbed eval bench/sets/claims-squad --split dev
     """
     from riverbed.cli.output import emit_json, show
     from riverbed.evaluate import evaluate, evaluate_beir
@@ -48,7 +61,7 @@ def evaluate_command(
     if questions is not None:
         report = evaluate(documents, questions, settings, systems=systems)
     elif is_beir_dir(documents):
-        report = evaluate_beir(documents, settings, systems=systems)
+        report = evaluate_beir(documents, settings, systems=systems, split=split)
     else:
         raise click.UsageError(
             f"{documents} is not a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv):"

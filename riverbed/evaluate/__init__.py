@@ -58,13 +58,14 @@ def evaluate_beir(
     settings: Settings | None = None,
     systems: Sequence[str] = SYSTEMS,
     data_dir: Path | None = None,
+    split: str = "test",
 ) -> EvalReport:
     """Ingest a BEIR-layout corpus into a scratch index (or `data_dir`), rank every query's
-    documents per system."""
+    documents per system; the relevant documents are those of `qrels/SPLIT.tsv`."""
     check_systems(systems)
-    queries = read_queries(directory)
+    queries = read_queries(directory, split)
     if not queries:
-        raise ValueError(f"{directory} has no query with a relevant document")
+        raise ValueError(f"{directory} has no query with a relevant document in {split}.tsv")
     with scratch_index(read_corpus(directory), settings, data_dir) as built:
         scores = [score_beir(s, ranker(built.index, s), queries) for s in systems]
     return _report("beir", built.stats, built.ingest_seconds, scores)
