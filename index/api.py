@@ -72,7 +72,7 @@ class Index:
     ) -> list[Passage]:
         """The `k` best distinct passages for `question`; see `Passage` for the fields.
 
-        Passages less relevant than `min_relevance` (default: the settings', 0.3) are left out,
+        Passages less relevant than `min_relevance` (default: the settings', 0.25) are left out,
         so a question that nothing here answers gets an empty list; 0 keeps every passage."""
         check_text(question, "the question")
         if isinstance(filters, dict):

@@ -7,9 +7,10 @@
    BM25 against the most the question's terms could score (lexical); its best sentence's share
    of the question's terms (coverage; see answer.py). Mode dense uses the first two, lexical the
    last two (BM25 leads, coverage refines it), hybrid all four.
-3. Fusion: a weighted sum of the signals (fusion.py); weights are settings. Each result's
-   relevance comes from the same signals, unweighted (relevance.py); results below
-   `min_relevance` are dropped.
+3. Fusion (fusion.py): meaning and words, each the stronger of its passage and sentence
+   signals, weighted by the settings (hybrid; dense has meaning only); lexical mode is BM25
+   refined by coverage. Each result's relevance comes from the same signals, unweighted
+   (relevance.py); results below `min_relevance` are dropped.
 4. Folding: results that say the same become one, with the others' sources in `also_in`.
 
 The same logic serves every store: a store only answers dense and lexical top-n lists, term
@@ -25,7 +26,7 @@ from typing import Literal
 from index.answer import TermMatcher, best_sentences, idf
 from index.encoder import Encoder
 from index.fold import Candidate, fold
-from index.fusion import weighted_sum
+from index.fusion import strongest_evidence, weighted_sum
 from index.lexical import query_terms
 from index.models import Answer, Filters, Passage
 from index.pages import page_of, page_span
@@ -47,8 +48,13 @@ SIGNALS: dict[str, tuple[str, ...]] = {
     "lexical": ("lexical", "coverage"),
     "hybrid": ("dense", "sentence", "lexical", "coverage"),
 }
+# Each kind of evidence, at the passage's grain and at its best sentence's.
+KINDS = {"meaning": ("dense", "sentence"), "words": ("lexical", "coverage")}
 # Lexical mode is BM25, refined by the best sentence's term coverage at less than half its weight.
 LEXICAL_WEIGHTS = {"lexical": 1.0, "coverage": 0.4}
+# The answer shown is the sentence that holds most of the question's terms, meaning breaking
+# near-ties: the same in every mode.
+ANSWER_MEANING, ANSWER_COVERAGE = 0.1, 0.4
 # The lexical side of a search (BM25's top-n, the question's term weights, reading BM25's
 # candidates, their term coverage) runs here while the caller's thread encodes the question and
 # searches the vectors: encoding waits in C (ONNX Runtime) with the GIL released, so on two
@@ -111,18 +117,8 @@ def search(
     if not pool:
         return []
 
-    weights = {
-        "dense": settings.dense_weight,
-        "sentence": settings.sentence_weight,
-        "lexical": settings.lexical_weight,
-        "coverage": settings.coverage_weight,
-    }
-    if mode == "lexical":
-        weights.update(LEXICAL_WEIGHTS)
-    # The answer sentence is chosen the same way in every mode; the mode only decides which
-    # signals rank the passages.
     evidence = best_sentences(
-        pool, query_vector, matcher, weights["sentence"], weights["coverage"], coverage
+        pool, query_vector, matcher, ANSWER_MEANING, ANSWER_COVERAGE, coverage
     )
     chance = chance_cosine(encoder) if query_vector is not None else 0.0
     available = {
@@ -137,7 +133,11 @@ def search(
         "coverage": lambda: {pid: e.coverage for pid, e in evidence.items()},
     }
     signals = {name: available[name]() for name in SIGNALS[mode]}
-    ranked = weighted_sum(signals, weights)
+    if mode == "lexical":
+        ranked = weighted_sum(signals, LEXICAL_WEIGHTS)
+    else:
+        weights = {"meaning": settings.meaning_weight, "words": settings.words_weight}
+        ranked = strongest_evidence(signals, KINDS, weights)
     # Folding looks a little past the k results for sources that say the same; not the whole pool.
     ranked = ranked[: max(3 * k, k + 10)]
     candidates = []

@@ -34,19 +34,19 @@ class IndexSettings(BaseSettings):
 
     # Search
     mode: Literal["dense", "lexical", "hybrid"] = "hybrid"
-    # Meaning and words half each: the passage's cosine finds the topic, its best sentence's
-    # terms the answer; the sentence's cosine and the passage's BM25 second them (docs/retrieval.md).
-    dense_weight: float = Field(0.4, ge=0.0, description="Passage cosine, calibrated.")
-    sentence_weight: float = Field(0.1, ge=0.0, description="Best sentence's cosine, calibrated.")
-    lexical_weight: float = Field(
-        0.1, ge=0.0, description="Passage BM25 over the most the question's terms could score."
+    # Meaning and words half each; each counts by the stronger of its two grains, the passage
+    # and its best sentence (index/fusion.py, docs/retrieval.md).
+    meaning_weight: float = Field(
+        0.5, ge=0.0, description="The stronger of the passage's and its best sentence's cosine."
     )
-    coverage_weight: float = Field(
-        0.4, ge=0.0, description="Best sentence's weighted share of the question's terms."
+    words_weight: float = Field(
+        0.5,
+        ge=0.0,
+        description="The stronger of the passage's BM25 share and its best sentence's coverage.",
     )
     # Measured between answerable and unanswerable questions: docs/retrieval.md.
     min_relevance: float = Field(
-        0.3,
+        0.25,
         ge=0.0,
         le=1.0,
         description="Results less relevant than this are left out: nothing here answers.",

@@ -112,7 +112,7 @@ MinRelevance = Annotated[
         ge=0.0,
         le=1.0,
         description="Leave out passages less relevant than this, from 0 to 1 (omit for the "
-        "server's default, normally 0.3). No passages back means nothing indexed answers.",
+        "server's default, normally 0.25). No passages back means nothing indexed answers.",
     ),
 ]
 SearchFilter = Annotated[
@@ -231,7 +231,7 @@ def build_server(settings: Settings, allow_writes: bool = False) -> MCPServer:
         the document's cleaned text), `answer` (the sentence that best answers the question:
         `text`, `start`/`end` in the passage, `doc_start`/`doc_end` in the document), `also_in`
         (other sources that carry the same passage), `relevance` (0 to 1, comparable between
-        searches: below about 0.3 it does not answer), `score` (the ranking, within one search),
+        searches: below about 0.25 it does not answer), `score` (the ranking, within one search),
         `url`, `published_at` and `metadata`. An empty list: nothing indexed answers it.
         """
         chosen = mode or settings.mode

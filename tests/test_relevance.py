@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from index import Index
-from index.fusion import reciprocal_rank_fusion, weighted_sum
+from index.fusion import reciprocal_rank_fusion, strongest_evidence, weighted_sum
 from index.relevance import (
     bm25_ceiling,
     bm25_idf,
@@ -39,6 +39,24 @@ def test_signals_add_up_as_they_are_and_rrf_counts_ranks() -> None:
         (2, pytest.approx(1 / 62 + 1 / 61)),
         (1, pytest.approx(1 / 61)),
         (3, pytest.approx(1 / 62)),
+    ]
+
+
+def test_each_kind_of_evidence_counts_by_its_stronger_grain() -> None:
+    kinds = {"meaning": ("dense", "sentence"), "words": ("lexical", "coverage")}
+    signals = {
+        "dense": {1: 0.6, 2: 0.3},  # 2: a passage on another subject, but one sentence answers
+        "sentence": {1: 0.5, 2: 0.7},
+        "lexical": {1: 0.1},
+        "coverage": {1: 0.2, 2: 0.4},
+    }
+    fused = strongest_evidence(signals, kinds, {"meaning": 0.5, "words": 0.5})
+    assert fused == [(2, pytest.approx((0.7 + 0.4) / 2)), (1, pytest.approx((0.6 + 0.2) / 2))]
+    # Dense search computes no word signals: meaning alone ranks, on the same scale.
+    meaning_only = {name: signals[name] for name in kinds["meaning"]}
+    assert strongest_evidence(meaning_only, kinds, {"meaning": 0.5, "words": 0.5}) == [
+        (2, pytest.approx(0.7)),
+        (1, pytest.approx(0.6)),
     ]
 
 

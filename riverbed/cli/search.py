@@ -26,7 +26,7 @@ from riverbed.cli.common import friendly_errors, settings_from
 @click.option(
     "--min-relevance",
     type=click.FloatRange(0.0, 1.0),
-    help="Leave out passages less relevant than this (default 0.3; 0 keeps all).",
+    help="Leave out passages less relevant than this (default 0.25; 0 keeps all).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context

@@ -97,7 +97,7 @@ class SearchFilters(Filters):
 
 MIN_RELEVANCE_HELP = (
     "Leave out passages less relevant than this, in [0, 1] (default: the server's setting,"
-    " normally 0.3); none left means nothing here answers. 0 keeps every passage."
+    " normally 0.25); none left means nothing here answers. 0 keeps every passage."
 )
 
 
@@ -116,7 +116,7 @@ class SearchRequest(BaseModel):
         None, ge=1, description="Also return the passages as a cited prompt context this long."
     )
     min_relevance: float | None = Field(
-        None, ge=0.0, le=1.0, description=MIN_RELEVANCE_HELP, examples=[0.3]
+        None, ge=0.0, le=1.0, description=MIN_RELEVANCE_HELP, examples=[0.25]
     )
 
     @field_validator("min_relevance", mode="before")
