@@ -31,7 +31,7 @@ from index.api import Index
 
 WARM_UP = 20
 STORE_STEPS = ["dense_search", "lexical_search", "term_document_counts", "passages"]
-QUERY_STEPS = ["best_sentences", "weighted_sum", "fold"]  # index.query's own
+QUERY_STEPS = ["best_sentences", "strongest_evidence", "weighted_sum", "fold"]  # index.query's own
 MEASURED = 300
 SMALLER_CHUNKS = 128  # tokens, if the default size makes fewer than PYDOCS_MIN_PASSAGES
 HAND_WRITTEN = [
