@@ -40,15 +40,14 @@ import numpy as np
 from index.store import vector_segments
 from index.store.vector_segments import (
     PAGE,
-    TRAIN_PER_LIST,
     Manifest,
-    list_count,
+    Pages,
+    centroids_for,
     live_pages,
     manifests,
     newest_manifest,
     read_centroids,
     readable_manifests,
-    train_centroids,
 )
 
 SCAN_MARGIN = 16  # a search scores 2 k + this many candidates exactly
@@ -192,7 +191,7 @@ class FaissVectors:
             if touched is None or len(touched) > max(
                 vector_segments.ANN_FROM, 2 * self.index.ntotal
             ):
-                self._rebuild(all_vectors())  # no log, or more to replay than to read afresh
+                self._rebuild(all_vectors)  # no log, or more to replay than to read afresh
             elif touched:
                 self._replace(np.asarray(touched, dtype=np.int64), vectors_of(touched))
             self.generation = catalog_generation
@@ -232,46 +231,30 @@ class FaissVectors:
         if self.layout == "ivf":
             self._mark(added, True)
 
-    def _rebuild(self, pages: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
-        """Everything from the catalog: exact below ANN_FROM passages, else inverted lists
-        (the saved centroids when there are any, else trained on a sample now)."""
-        kept_ids: list[np.ndarray] = []
-        kept: list[np.ndarray] = []  # float32 while the index may stay exact, then float16
-        count = 0
-        for ids, vectors in pages:
-            count += len(ids)
-            if count >= vector_segments.ANN_FROM and kept and kept[0].dtype != np.float16:
-                kept = [held.astype(np.float16) for held in kept]
-            kept_ids.append(ids)
-            kept.append(
-                vectors.astype(np.float16) if count >= vector_segments.ANN_FROM else vectors
-            )
+    def _rebuild(self, all_vectors: Callable[[], Pages]) -> None:
+        """Everything from the catalog: exact below ANN_FROM passages, else inverted lists (the
+        saved centroids when there are any, else trained on a sample now).
+
+        Each page read goes into the index being built and is let go, so no more than one copy
+        of the vectors is held; the catalog is read again when the layout turns out to be the
+        other one (a second time, to draw the training sample, when there are no centroids)."""
+        manifest = newest_manifest(self.directory, self.dim)
+        if manifest is not None and manifest.layout == "ivf":
+            centroids = read_centroids(self.directory, manifest)
+            if centroids is not None:
+                index, count = _filled(_inverted(centroids), all_vectors())
+                if count >= vector_segments.ANN_FROM:
+                    name, trained = manifest.centroids, manifest.trained_at
+                    self._use(index, "ivf", self.generation, name, trained)
+                    return
+                del index
+        index, count = _filled(_flat(self.dim), all_vectors(), vector_segments.ANN_FROM)
         if count < vector_segments.ANN_FROM:
-            index = _flat(self.dim)
-            for ids, vectors in zip(kept_ids, kept, strict=True):
-                index.add_with_ids(vectors, ids)
             self._use(index, "flat", self.generation)
             return
-        manifest = newest_manifest(self.directory, self.dim)
-        centroids = (
-            read_centroids(self.directory, manifest)
-            if manifest is not None and manifest.layout == "ivf"
-            else None
-        )
-        name, trained_at = (
-            (manifest.centroids, manifest.trained_at) if centroids is not None else (None, count)
-        )
-        if centroids is None:
-            lists = list_count(count)
-            every = np.concatenate(kept)
-            chosen = np.random.default_rng(0).choice(
-                count, min(count, TRAIN_PER_LIST * lists), replace=False
-            )
-            centroids = train_centroids(every[np.sort(chosen)].astype(np.float32), lists)
-        index = _inverted(centroids)
-        for ids, vectors in zip(kept_ids, kept, strict=True):
-            _add_listed(index, ids, vectors)
-        self._use(index, "ivf", self.generation, name, trained_at)
+        del index  # past ANN_FROM: counted only, since the sample needs the count
+        index, _ = _filled(_inverted(centroids_for(all_vectors, count)), all_vectors())
+        self._use(index, "ivf", self.generation, None, count)
 
     # -- searching -----------------------------------------------------------------------------
 
@@ -399,11 +382,23 @@ def _inverted(centroids: np.ndarray, mapped: bool = True) -> faiss.IndexIVFScala
     return index
 
 
-def _add_listed(index: faiss.IndexIVF, ids: np.ndarray, vectors: np.ndarray) -> None:
-    """Add vectors to the lists of their nearest centroids, a page at a time."""
-    for start in range(0, len(ids), PAGE):
-        page = np.ascontiguousarray(vectors[start : start + PAGE], dtype=np.float32)
-        index.add_with_ids(page, np.ascontiguousarray(ids[start : start + PAGE], dtype=np.int64))
+def _filled(
+    index: faiss.Index, pages: Pages, stop_at: int | None = None
+) -> tuple[faiss.Index, int]:
+    """`index` with every page added (an inverted file puts each vector in the list of its
+    nearest centroid), and how many vectors there were. From `stop_at` vectors on, pages are
+    counted, no longer added: the index is not the one wanted."""
+    count = 0
+    for ids, vectors in pages:
+        count += len(ids)
+        if stop_at is not None and count >= stop_at:
+            index.reset()
+            continue
+        index.add_with_ids(
+            np.ascontiguousarray(vectors, dtype=np.float32),
+            np.ascontiguousarray(ids, dtype=np.int64),
+        )
+    return index, count
 
 
 def _add_codes(index: faiss.IndexIVF, records: np.ndarray) -> None:
