@@ -79,7 +79,7 @@ class Runner:
             self._after_batch()
             pause = max(SAVE_VECTORS_EVERY, self._save_seconds / SAVE_VECTORS_SHARE)
             if time.perf_counter() - self._last_save > pause:
-                self.save_vectors()
+                self.save_vectors(wait=False)
             if self.stop.is_set():
                 self.interrupted = True
                 break
@@ -108,11 +108,12 @@ class Runner:
             self._after_batch()
         return removed
 
-    def save_vectors(self) -> None:
-        """Persist what the store keeps beside its catalog (the FAISS view), once it has a model."""
+    def save_vectors(self, wait: bool = True) -> None:
+        """Persist what the store keeps beside its catalog (the FAISS view), once it has a model.
+        The saves during a run do not `wait` for centroids being trained; the last one does."""
         started = time.perf_counter()
         if self.store.model_id() is not None:
-            self.store.save_vectors()
+            self.store.save_vectors(wait)
         self._last_save = time.perf_counter()
         self._save_seconds = self._last_save - started
 

@@ -10,6 +10,8 @@ tests/test_store_contract.py) and random clustered unit vectors.
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -211,6 +213,52 @@ def test_a_reader_follows_the_files_into_the_inverted_layout(
     finally:
         reader.close()
         writer.close()
+
+
+def test_centroids_train_in_the_background_while_saves_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save during a run that finds centroids due does not wait for them: the files keep their
+    layout (and take what changed) until a later save lays them out by the trained centroids;
+    the last save of a run waits for them."""
+    monkeypatch.setattr(vector_segments, "ANN_FROM", 600)
+    release = threading.Event()
+    train = vector_segments.train_centroids
+
+    def held_back(sample: np.ndarray, lists: int) -> np.ndarray:
+        release.wait(60)
+        return train(sample, lists)
+
+    monkeypatch.setattr(vector_segments, "train_centroids", held_back)
+    store = _store(tmp_path, 300)  # 900 passages
+    try:
+        store.save_vectors(wait=False)
+        assert _manifest(store).layout == "flat"  # the centroids are still being trained
+        store.write(WriteBatch(upserts=[record("late", ["a late note on herons"])]))
+        store.save_vectors(wait=False)
+        assert [s.count for s in _manifest(store).segments] == [900, 1]
+        assert _reopened_ids(store) == _catalog_ids(store)
+        release.set()
+        for _ in range(600):  # until the training thread is done; no save waits for it
+            store.save_vectors(wait=False)
+            if _manifest(store).layout == "ivf":
+                break
+            time.sleep(0.05)
+        manifest = _manifest(store)
+        assert manifest.layout == "ivf"
+        assert manifest.trained_at == 900  # the sample was drawn when training became due
+        assert _reopened_ids(store) == _catalog_ids(store)
+        (top, _), *_ = store.dense_search(vector_of("a late note on herons"), 3)
+        assert store.passages([top])[top].text == "a late note on herons"
+        # Due again (RETRAIN_GROWTH): a save that waits (a run's last) trains and uses them.
+        monkeypatch.setattr(vector_segments, "RETRAIN_GROWTH", 1)
+        store.write(WriteBatch(upserts=[record("later", ["a later note on egrets"])]))
+        store.save_vectors()
+        assert _manifest(store).trained_at == 902
+        assert _reopened_ids(store) == _catalog_ids(store)
+    finally:
+        release.set()
+        store.close()
 
 
 def test_an_inverted_view_is_rebuilt_from_the_catalog_when_its_files_are_gone(

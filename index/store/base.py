@@ -122,9 +122,10 @@ class Store(Protocol):
     def delete(self, doc_ids: Sequence[str]) -> int:
         """`write` of deletes alone; how many of these documents there were."""
 
-    def save_vectors(self) -> None:
+    def save_vectors(self, wait: bool = True) -> None:
         """Persist what the store derives from its catalog (the embedded store's FAISS file), so
-        the next process to open it need not catch up; nothing to do for Postgres."""
+        the next process to open it need not catch up; nothing to do for Postgres. Without
+        `wait`, work that can go on in the background (training centroids) does."""
 
     def check(self) -> list[str]:
         """Consistency problems of the index, one line each; none: []."""

@@ -348,7 +348,7 @@ class PostgresStore(StoreBase):
     def release_writer(self) -> None:
         """Nothing held."""
 
-    def save_vectors(self) -> None:
+    def save_vectors(self, wait: bool = True) -> None:
         """Nothing derived to save: the vector index is Postgres's own."""
 
     # -- the model ---------------------------------------------------------------------------

@@ -566,11 +566,12 @@ class SqliteFaissStore(StoreBase):
             )
         return vectors
 
-    def save_vectors(self) -> None:
+    def save_vectors(self, wait: bool = True) -> None:
         """Bring the vector files up to the catalog (writer only) and trim the change log they
         no longer need. A save writes what changed since the last one (vector_segments.py),
         read from the catalog, so a process that only writes never holds the index in memory
-        and an ingest's memory does not grow with it."""
+        and an ingest's memory does not grow with it. Without `wait`, centroids due to be
+        trained are trained in the background, and a later save lays the files out by them."""
         dim = self.dim()
         if dim is None:
             raise StoreError("the index is empty: run `riverbed ingest PATH` first")
@@ -585,6 +586,7 @@ class SqliteFaissStore(StoreBase):
                 self._changes_since,
                 self._vectors_of,
                 self._all_vectors,
+                wait,
             )
         floor = max(0, generation - CHANGE_LOG_KEEP)
         with self._transaction() as db:
