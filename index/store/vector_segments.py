@@ -246,20 +246,22 @@ def nearest_lists(centroids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     return lists[:, 0].astype(np.int32)
 
 
-def sample_of(pages: Pages, count: int, wanted: int) -> np.ndarray:
+def sample_of(
+    pages: Pages, count: int, wanted: int, dtype: type[np.floating] = np.float16
+) -> np.ndarray:
     """About `wanted` of the `count` vectors given as pages, spread evenly (every stride-th),
-    in float16, copied into one array as the pages pass: nothing but the sample and a page is
-    held."""
+    in float16 (or `dtype`), copied into one array as the pages pass: nothing but the sample and
+    a page is held."""
     stride = max(1, count // max(1, wanted))
     sample: np.ndarray | None = None
     taken = seen = 0
     for _, vectors in pages:
         if sample is None:
-            sample = np.empty((-(-count // stride), vectors.shape[1]), dtype=np.float16)
+            sample = np.empty((-(-count // stride), vectors.shape[1]), dtype=dtype)
         rows = vectors[np.arange(-seen % stride, len(vectors), stride)][: len(sample) - taken]
         sample[taken : taken + len(rows)] = rows
         taken, seen = taken + len(rows), seen + len(vectors)
-    return sample[:taken] if sample is not None else np.zeros((0, 0), np.float16)
+    return sample[:taken] if sample is not None else np.zeros((0, 0), dtype)
 
 
 def centroids_for(all_vectors: Callable[[], Pages], count: int) -> np.ndarray:

@@ -1,0 +1,155 @@
+"""The save at which a writer's vector files switch to inverted lists, and what the centroids cost.
+
+`python -m bench.centroid_training [PASSAGES]` (default 100,000) reads the catalog that
+`python -m bench million` built in bench/.cache/million-<PASSAGES> (never written: the files of
+each case go to a temporary folder) and reports, in one run:
+
+- the seconds of that save when it waits for k-means (a run's last save), and when it trains on a
+  thread of its own (the saves during a run): the save that finds the centroids due, the
+  training meanwhile, and the later save that lays the files out by them;
+- recall@10 of the store's dense search (b_million's 200 questions, against an exact float32
+  scan) with centroids trained on the float16 sample the writer draws, and on the same rows in
+  float32 (as before the sample was held in float16).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from bench import synthetic
+from bench.b_million import RECALL_QUESTIONS, exact_top
+from bench.corpora import CACHE
+from index.store import vector_segments
+from index.store.faiss_vectors import FaissVectors, _filled, _inverted
+from index.store.sqlite_faiss import SqliteFaissStore
+from riverbed.testing.encoder import _bag
+
+
+@contextmanager
+def folder() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="riverbed-centroids-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path)
+
+
+def timed_save(store: SqliteFaissStore, directory: Path, wait: bool) -> float:
+    count = store.db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+    started = time.perf_counter()
+    with store._snapshot():
+        vector_segments.save_segments(
+            directory,
+            store.dim() or 0,
+            store.generation(),
+            count,
+            store._changes_since,
+            store._vectors_of,
+            store._all_vectors,
+            wait,
+        )
+    return time.perf_counter() - started
+
+
+def flat_files(store: SqliteFaissStore, directory: Path) -> None:
+    """The files as they are just before the switch: every vector in the flat layout."""
+    threshold = vector_segments.ANN_FROM
+    vector_segments.ANN_FROM = 1 << 62
+    try:
+        timed_save(store, directory, wait=True)
+    finally:
+        vector_segments.ANN_FROM = threshold
+
+
+def layout(store: SqliteFaissStore, directory: Path) -> str:
+    manifest = vector_segments.newest_manifest(directory, store.dim() or 0)
+    assert manifest is not None
+    return manifest.layout
+
+
+def stall(store: SqliteFaissStore) -> dict[str, float]:
+    figures = {}
+    with folder() as directory:
+        flat_files(store, directory)
+        figures["switch_save_waiting_s"] = timed_save(store, directory, wait=True)
+        assert layout(store, directory) == "ivf"
+    with folder() as directory:
+        flat_files(store, directory)
+        figures["switch_save_background_s"] = timed_save(store, directory, wait=False)
+        assert layout(store, directory) == "flat"
+        training = vector_segments._TRAININGS[directory.resolve()]
+        started = time.perf_counter()
+        training.centroids.exception()  # until it is done
+        figures["training_meanwhile_s"] = time.perf_counter() - started
+        figures["save_taking_them_up_s"] = timed_save(store, directory, wait=False)
+        assert layout(store, directory) == "ivf"
+    return {name: round(value, 1) for name, value in figures.items()}
+
+
+def recall(store: SqliteFaissStore, centroids: np.ndarray, exact: list[set[int]]) -> float:
+    index, _ = _filled(_inverted(centroids), store._all_vectors())
+    with folder() as directory:
+        view = FaissVectors(directory, store.dim() or 0)
+        view._use(index, "ivf", 0)
+        found = [{pid for pid, _ in view.search(q, 10, None, store._vectors_of)} for q in asked()]
+    hits = sum(len(a & b) for a, b in zip(found, exact, strict=True))
+    return round(hits / (10 * len(exact)), 4)
+
+
+def asked() -> np.ndarray:
+    vectors = np.stack([_bag(question) for question in synthetic.questions(RECALL_QUESTIONS)])
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def float32_centroids(sample: np.ndarray, lists: int) -> np.ndarray:
+    """The former training: FAISS's Kmeans on the sample's rows in float32."""
+    import faiss
+
+    kmeans = faiss.Kmeans(
+        sample.shape[1],
+        min(lists, len(sample)),
+        niter=vector_segments.TRAIN_ITERATIONS,
+        spherical=True,
+        seed=1234,
+        min_points_per_centroid=1,
+    )
+    kmeans.train(np.ascontiguousarray(sample, dtype=np.float32))
+    return kmeans.centroids
+
+
+def main(passages: int) -> dict[str, float | int]:
+    data_dir = CACHE / f"million-{passages}" / "data"
+    if not (data_dir / "catalog.sqlite").is_file():
+        raise SystemExit(f"no catalog in {data_dir}: run `python -m bench million` first")
+    store = SqliteFaissStore(data_dir, create=False)
+    try:
+        count = store.db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        figures: dict[str, float | int] = {"passages": count}
+        figures |= stall(store)
+        lists = vector_segments.list_count(count)
+        with store._snapshot():
+            wanted = vector_segments.TRAIN_PER_LIST * lists
+            sample = vector_segments.sample_of(store._all_vectors(), count, wanted)
+            figures["sample_rows"] = len(sample)
+            exact = exact_top(store, asked(), 10)
+            trained = vector_segments.train_centroids(sample, lists)
+            figures["recall_at_10_float16_sample"] = recall(store, trained, exact)
+            rows = vector_segments.sample_of(store._all_vectors(), count, wanted, np.float32)
+            former = float32_centroids(rows, lists)
+            figures["recall_at_10_float32_sample"] = recall(store, former, exact)
+    finally:
+        store.close()
+    return figures
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000), indent=1))
