@@ -1,41 +1,45 @@
-"""How coarsely can sentence vectors be stored before answers change?
+"""Do the stored sentence codes give the answers float16 gave, and what do they save?
 
-`python -m bench.sentence_codes`: the SQuAD documents of tests/data ingested with the real model
-(into a temporary data dir), then every question of tests/data asked (hybrid, k = 5) with the
-sentence vectors as stored (float16), and again with them rounded to signed integers of a few
-bits and a float16 scale per vector (as a store would keep them), for each width. Reported per
-width: the share of questions whose five results are the same, whose first result is, and of
-results found both ways, the share with the same answer sentence.
+`python -m bench.sentence_codes`, on two sets:
+
+- SQuAD: the documents of tests/data ingested with the real model into a temporary data dir,
+  their sentence vectors written as float16 (the format before codes); the set's questions.
+- Python docs: a copy of bench/b_query.py's index (bench/.cache, built by `python -m bench query`
+  if missing), which holds float16 if it was built before codes; bench/b_query.py's questions.
+
+Every question is asked (hybrid, k = 5) of the float16 catalog, then again after its passages'
+sentence vectors are rewritten in the stored format (index/store/sentence_codes.py), read back
+through the same store. Reported per set: the share of questions whose five results are the
+same, whose first result is, and of the results found both ways, the share with the same answer
+sentence; then sentence vector bytes per passage and the catalog's bytes per passage (after
+VACUUM) in each format.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from bench.corpora import EVAL_DOCUMENTS, EVAL_QUESTIONS
+from bench.corpora import EVAL_DOCUMENTS, EVAL_QUESTIONS, pydocs_index
+from index.store import sentence_codes
+from index.store.sqlite_faiss import CATALOG
 
-WIDTHS = (8, 6, 5, 4)
-
-
-def rounded(vectors: np.ndarray, bits: int) -> np.ndarray:
-    """`vectors` stored as `bits`-bit integers with a float16 scale each, read back as unit
-    vectors."""
-    top = 2 ** (bits - 1) - 1
-    scale = (np.abs(vectors).max(axis=1, keepdims=True) / top).astype(np.float16)
-    scale = np.maximum(scale.astype(np.float32), np.finfo(np.float16).tiny)
-    back = np.clip(np.round(vectors / scale), -top, top) * scale
-    return back / np.linalg.norm(back, axis=1, keepdims=True)
+Answers = list[list[tuple[str, int, int | None]]]
 
 
-def answers(settings: object, questions: list[str]) -> list[list[tuple]]:
+def answers(data_dir: Path, questions: list[str]) -> Answers:
+    """For each question, its five results as (document, start, answer sentence's start)."""
     from index.api import Index
 
-    index = Index.open(settings=settings)  # type: ignore[arg-type]
-    try:
+    with Index.open(data_dir) as index:
         return [
             [
                 (p.doc_id, p.start, p.answer.start if p.answer else None)
@@ -43,55 +47,117 @@ def answers(settings: object, questions: list[str]) -> list[list[tuple]]:
             ]
             for q in questions
         ]
+
+
+@contextmanager
+def written_as_float16() -> Iterator[None]:
+    """New passages get float16 sentence vectors meanwhile, as before codes."""
+    before = sentence_codes.WRITTEN
+    sentence_codes.WRITTEN = sentence_codes.FLOAT16
+    try:
+        yield
     finally:
-        index.close()
+        sentence_codes.WRITTEN = before
 
 
-def main() -> None:
-    from index.store import sqlite_faiss
-    from pipeline import ingest
-    from riverbed.settings import Settings
-
-    questions = [json.loads(line)["question"] for line in EVAL_QUESTIONS.open()]
-    with tempfile.TemporaryDirectory(prefix="riverbed-sentence-codes-") as folder:
-        settings = Settings(data_dir=Path(folder) / "data")
-        ingest([EVAL_DOCUMENTS], settings=settings)
-        stored = answers(settings, questions)
-        catalog = sqlite_faiss.SqliteFaissStore(settings.data_dir, create=False)
-        dim = catalog.dim() or 0
-        catalog.close()
-        decode = sqlite_faiss._float16_to_float32
-        try:
-            for bits in WIDTHS:
-
-                def coarse(buffer: bytes, bits: int = bits) -> np.ndarray:
-                    rows = decode(buffer).reshape(-1, dim)
-                    return rounded(rows, bits).astype(np.float32).ravel()
-
-                sqlite_faiss._float16_to_float32 = coarse
-                got = answers(settings, questions)
-                sqlite_faiss._float16_to_float32 = decode
-                report(bits, stored, got)
-        finally:
-            sqlite_faiss._float16_to_float32 = decode
+def recode(data_dir: Path, bits: int) -> None:
+    """Rewrite every passage's sentence vectors in the format `bits`, then VACUUM."""
+    with sqlite3.connect(data_dir / CATALOG) as db:
+        dim = int(db.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()[0])
+        rows = db.execute("SELECT id, sentence_vectors, sentence_bits FROM passages").fetchall()
+        decoded = sentence_codes.decode([(blob, its) for _, blob, its in rows], dim)
+        db.executemany(
+            "UPDATE passages SET sentence_vectors = ?, sentence_bits = ? WHERE id = ?",
+            [
+                (*sentence_codes.encode(vectors, bits), pid)
+                for (pid, _, _), vectors in zip(rows, decoded, strict=True)
+            ],
+        )
+    vacuum(data_dir)
 
 
-def report(bits: int, stored: list[list[tuple]], got: list[list[tuple]]) -> None:
-    same_lists = np.mean([a == b for a, b in zip(stored, got, strict=True)])
-    same_first = np.mean([a[0] == b[0] for a, b in zip(stored, got, strict=True) if a and b])
+def vacuum(data_dir: Path) -> None:
+    db = sqlite3.connect(data_dir / CATALOG, isolation_level=None)
+    try:
+        db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+
+
+def sizes(data_dir: Path) -> dict[str, float]:
+    """Sentence vector bytes and catalog bytes, per passage."""
+    with sqlite3.connect(data_dir / CATALOG) as db:
+        passages, sentences = db.execute(
+            "SELECT COUNT(*), SUM(length(sentence_vectors)) FROM passages"
+        ).fetchone()
+    catalog = (data_dir / CATALOG).stat().st_size
+    return {"sentence_bytes": sentences / passages, "catalog_bytes": catalog / passages}
+
+
+def agreement(stored: Answers, got: Answers) -> dict[str, float]:
+    pairs = list(zip(stored, got, strict=True))
     both = []
-    for before, after in zip(stored, got, strict=True):
+    for before, after in pairs:
         answered = {(doc, start): answer for doc, start, answer in after}
         both += [
             answer == answered[(doc, start)]
             for doc, start, answer in before
             if (doc, start) in answered
         ]
-    size = (bits * 384 + 7) // 8 + 2
-    print(
-        f"{bits}-bit ({size} bytes a sentence, float16: 768): same five results {same_lists:.4f},"
-        f" same first {same_first:.4f}, same answer sentence {np.mean(both):.4f} of {len(both)}"
-    )
+    return {
+        "questions": len(pairs),
+        "same_five": float(np.mean([a == b for a, b in pairs])),
+        "same_first": float(np.mean([a[0] == b[0] for a, b in pairs if a and b])),
+        "same_answer_sentence": float(np.mean(both)),
+        "results_found_both_ways": len(both),
+    }
+
+
+def compare(name: str, data_dir: Path, questions: list[str]) -> dict[str, Any]:
+    """The float16 catalog in `data_dir` against itself recoded in the stored format."""
+    vacuum(data_dir)
+    float16 = sizes(data_dir)
+    stored = answers(data_dir, questions)
+    recode(data_dir, sentence_codes.CODES)
+    coded = sizes(data_dir)
+    got = answers(data_dir, questions)
+    figures: dict[str, Any] = {"set": name, **agreement(stored, got)}
+    for part in ("sentence_bytes", "catalog_bytes"):
+        figures[f"{part}_per_passage_float16"] = round(float16[part], 1)
+        figures[f"{part}_per_passage_codes"] = round(coded[part], 1)
+    return figures
+
+
+def squad(folder: Path) -> dict[str, Any]:
+    from pipeline import ingest
+    from riverbed.settings import Settings
+
+    data_dir = folder / "squad"
+    with written_as_float16():
+        ingest([EVAL_DOCUMENTS], settings=Settings(data_dir=data_dir))
+    questions = [json.loads(line)["question"] for line in EVAL_QUESTIONS.open()]
+    return compare("SQuAD (tests/data)", data_dir, questions)
+
+
+def pydocs(folder: Path) -> dict[str, Any]:
+    from bench.b_query import questions
+
+    name = "Python docs (bench/b_query.py)"
+    built, _ = pydocs_index()  # opened by riverbed: at the current schema
+    with sqlite3.connect(built / CATALOG) as db:
+        formats = {row[0] for row in db.execute("SELECT DISTINCT sentence_bits FROM passages")}
+    if formats != {sentence_codes.FLOAT16}:
+        return {"set": name, "skipped": f"{built} holds sentence codes: no float16 to compare"}
+    data_dir = folder / "pydocs"
+    shutil.copytree(built, data_dir, ignore=shutil.ignore_patterns("*.lock", "bm25-*"))
+    return compare(name, data_dir, questions(data_dir))
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="riverbed-sentence-codes-") as folder:
+        for measure in (squad, pydocs):
+            print(json.dumps(measure(Path(folder))), flush=True)
 
 
 if __name__ == "__main__":

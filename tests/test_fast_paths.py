@@ -12,7 +12,8 @@ import pytest
 
 from index.fold import shingles
 from index.lexical import casefolded_words
-from index.store.sqlite_faiss import SqliteFaissStore, _float16_to_float32
+from index.store.sentence_codes import float16_to_float32
+from index.store.sqlite_faiss import SqliteFaissStore
 from index.word_frequency import zipf_frequency
 from riverbed.settings import Settings
 from riverbed.testing import install
@@ -52,7 +53,7 @@ def test_fold_shingles_are_casefolded_word_4grams(text: str) -> None:
 
 def test_sentence_vectors_decode_like_numpy() -> None:
     every_half = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).tobytes()
-    fast = _float16_to_float32(every_half)
+    fast = float16_to_float32(every_half)
     plain = np.frombuffer(every_half, dtype=np.float16).astype(np.float32)
     assert fast.view(np.uint32).tolist() == plain.view(np.uint32).tolist()
 

@@ -23,6 +23,7 @@ from index.model import ModelInfo
 from index.models import Document, Filters
 from index.query import search
 from index.records import Chunk, DocumentRecord, WriteBatch
+from index.store import sentence_codes
 from index.store.base import MissingVectors, ModelMismatch, Store, StoreError
 from index.store.postgres import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
 from index.store.postgres import PostgresStore
@@ -400,6 +401,54 @@ def test_a_catalog_of_the_first_schema_gains_page_starts_on_open(tmp_path: Path)
     with sqlite3.connect(data / sqlite_faiss.CATALOG) as catalog:
         version = catalog.execute("SELECT value FROM meta WHERE key = 'schema_version'")
         assert version.fetchone() == (str(sqlite_faiss.SCHEMA_VERSION),)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_float16_sentence_vectors_of_an_older_schema_read_back_beside_codes(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Passages written before sentence codes (float16, schema 2) read back as they were once
+    the store has migrated, and new passages beside them get codes."""
+    url = request.getfixturevalue("pg_url") if kind == "postgres" else ""
+
+    def opened() -> Store:
+        return SqliteFaissStore(tmp_path / "data") if kind == "sqlite" else PostgresStore(url)
+
+    store = opened()
+    store.bind_model(MODEL, DIM)
+    with monkeypatch.context() as before_codes:
+        before_codes.setattr(sentence_codes, "WRITTEN", sentence_codes.FLOAT16)
+        write(store, record("normans", [NORMANS, ROLLO]))
+    demote = [
+        "ALTER TABLE passages DROP COLUMN sentence_bits",
+        "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+    ]
+    if kind == "postgres":
+        with store.connection() as conn:  # type: ignore[attr-defined]
+            for statement in demote:
+                conn.execute(statement)
+    store.close()
+    if kind == "sqlite":
+        with sqlite3.connect(tmp_path / "data" / "catalog.sqlite") as db:
+            for statement in demote:
+                db.execute(statement)
+
+    store = opened()
+    try:
+        write(store, record("vikings", [VIKINGS]))
+        found = {}
+        for text in (ROLLO, VIKINGS):
+            (pid, _), *_ = store.dense_search(vector_of(text), 1)
+            found[text] = store.passages([pid])[pid]
+            assert found[text].text == text
+        as_float16 = vector_of(ROLLO).astype(np.float16).astype(np.float32)
+        assert found[ROLLO].sentence_vectors.tolist() == [as_float16.tolist()]
+        (coded,) = found[VIKINGS].sentence_vectors
+        assert float(coded @ vector_of(VIKINGS)) > 0.999
+        assert float(np.linalg.norm(coded)) == pytest.approx(1.0, abs=1e-6)
+        assert store.check() == []  # type: ignore[attr-defined]
+    finally:
+        store.close()
 
 
 def test_postgres_schema_is_created_once_and_versioned(pg_url: str) -> None:

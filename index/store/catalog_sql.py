@@ -26,7 +26,8 @@ from index.models import Filters
 from index.records import Span, StoredPassage
 
 Rows = Callable[[str, list[Any]], Iterable[Sequence[Any]]]  # run a query, get its rows
-# A passage row (id, text, sentences, sentence vectors, vector) as the database holds it, to
+# A passage row (id, text, sentences, sentence vectors, vector, sentence vectors' format: their
+# bits, see sentence_codes.py) as the database holds it, to
 # (sentence spans, sentence vectors, vector) as search reads it; all rows of a read at once.
 DecodePassages = Callable[[list[Sequence[Any]]], list[tuple[list[Span], np.ndarray, np.ndarray]]]
 
@@ -182,7 +183,7 @@ def read_passages(
         found += [
             row
             for row in rows(
-                "SELECT id, text, sentences, sentence_vectors, vector FROM passages"
+                "SELECT id, text, sentences, sentence_vectors, vector, sentence_bits FROM passages"
                 f" WHERE {condition}",
                 params,
             )

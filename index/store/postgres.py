@@ -35,7 +35,7 @@ import numpy as np
 
 from index.models import Filters
 from index.records import Chunk, DocumentRecord, DocumentState, Span, StoredPassage, WriteBatch
-from index.store import catalog_sql
+from index.store import catalog_sql, sentence_codes
 from index.store.base import MissingVectors, ModelMismatch, StoreBase, StoreError
 from index.store.disk import CatalogDamaged, DiskFailed, translated
 from index.store.fts5_terms import (
@@ -147,6 +147,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE documents ADD COLUMN page_starts integer[];
     """,
+    # the format of each passage's sentence vectors (sentence_codes.py): the passages written so
+    # far hold float16 (16 bits), new ones 8-bit codes
+    """
+    ALTER TABLE passages ADD COLUMN sentence_bits smallint NOT NULL DEFAULT 16;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -170,14 +175,14 @@ def describe(url: str) -> str:
 
 
 def _decode_passages(rows: list[Sequence[Any]]) -> list[tuple[list[Span], np.ndarray, np.ndarray]]:
-    decoded = []
-    for _, _, sentences, sentence_blob, vector in rows:
-        spans = [tuple(span) for span in sentences]
-        sentence_vectors = np.frombuffer(sentence_blob, dtype=np.float16).reshape(len(spans), -1)
-        decoded.append(
-            (spans, sentence_vectors.astype(np.float32), vector.to_numpy().astype(np.float32))
-        )
-    return decoded
+    if not rows:
+        return []
+    vectors = [row[4].to_numpy().astype(np.float32) for row in rows]
+    sentence_vectors = sentence_codes.decode([(row[3], row[5]) for row in rows], len(vectors[0]))
+    return [
+        ([tuple(span) for span in row[2]], sentences, vector)
+        for row, sentences, vector in zip(rows, sentence_vectors, vectors, strict=True)
+    ]
 
 
 DIALECT = catalog_sql.POSTGRES
@@ -478,11 +483,16 @@ class PostgresStore(StoreBase):
 
     def _insert_passages(self, conn: psycopg.Connection, new: list[Chunk]) -> _Delta:
         """Insert the passages no other writer has inserted meanwhile, with their terms."""
+        sentences = []
+        for chunk in new:
+            if chunk.sentence_vectors is None:
+                raise StoreError("a new passage came without its sentence vectors")
+            sentences.append(sentence_codes.encode(chunk.sentence_vectors))
         inserted = dict(
             conn.execute(
                 "INSERT INTO passages(text_hash, text, n_tokens, vector, sentences,"
-                " sentence_vectors) SELECT * FROM unnest(%s::text[], %s::text[],"
-                " %s::integer[], %s::vector[], %s::jsonb[], %s::bytea[])"
+                " sentence_vectors, sentence_bits) SELECT * FROM unnest(%s::text[], %s::text[],"
+                " %s::integer[], %s::vector[], %s::jsonb[], %s::bytea[], %s::smallint[])"
                 " ON CONFLICT (text_hash) DO NOTHING RETURNING text_hash, id",
                 (
                     [c.text_hash for c in new],
@@ -490,7 +500,8 @@ class PostgresStore(StoreBase):
                     [c.n_tokens for c in new],
                     [np.asarray(c.vector, dtype=np.float32) for c in new],
                     [Jsonb([list(span) for span in c.sentences]) for c in new],
-                    [_float16(c.sentence_vectors) for c in new],
+                    [blob for blob, _ in sentences],
+                    [bits for _, bits in sentences],
                 ),
             ).fetchall()
         )
@@ -833,12 +844,6 @@ class _Delta:
 
 def _json(value: Any) -> str:
     return json.dumps(value, default=str)
-
-
-def _float16(array: np.ndarray | None) -> bytes:
-    if array is None:
-        raise StoreError("a new passage came without its sentence vectors")
-    return np.ascontiguousarray(array, dtype=np.float16).tobytes()
 
 
 def _uint32(array: np.ndarray) -> bytes:

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from filelock import FileLock, Timeout
 from index.lexical import fts5_match
 from index.models import Filters
 from index.records import DocumentRecord, DocumentState, Span, StoredPassage, WriteBatch
-from index.store import catalog_sql
+from index.store import catalog_sql, sentence_codes
 from index.store.base import MissingVectors, ModelMismatch, StoreBase, StoreError, WriterBusy
 from index.store.bm25_postings import Bm25Postings
 from index.store.disk import catalog_failure, damaged, disk_failure, translated
@@ -116,6 +115,11 @@ INSERT OR IGNORE INTO meta VALUES ('generation', '0'), ('changes_floor', '0');
     """
 ALTER TABLE documents ADD COLUMN page_starts TEXT;
     """,
+    # 3: the format of each passage's sentence vectors (sentence_codes.py): the passages written
+    # so far hold float16 (16 bits), new ones 8-bit codes.
+    """
+ALTER TABLE passages ADD COLUMN sentence_bits INTEGER NOT NULL DEFAULT 16;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -126,17 +130,6 @@ def now() -> str:
 
 def _blob(array: np.ndarray, dtype: type) -> bytes:
     return np.ascontiguousarray(array, dtype=dtype).tobytes()
-
-
-@lru_cache(maxsize=1)
-def _float16_table() -> np.ndarray:
-    """float32 of every float16 bit pattern: a lookup converts twice as fast as `astype`."""
-    return np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(np.float32)
-
-
-def _float16_to_float32(buffer: bytes) -> np.ndarray:
-    """The same values as `np.frombuffer(buffer, np.float16).astype(np.float32)`."""
-    return _float16_table().take(np.frombuffer(buffer, dtype=np.uint16))
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -157,18 +150,11 @@ def _decode_passages(rows: list[Sequence[Any]]) -> list[tuple[list[Span], np.nda
         return []
     spans = json.loads("[" + ",".join(row[2] for row in rows) + "]")  # one parse for all
     dim = len(rows[0][4]) // 4
-    matrix = _float16_to_float32(b"".join(row[3] for row in rows)).reshape(-1, dim)
-    decoded, offset = [], 0
-    for row, sentences in zip(rows, spans, strict=True):
-        decoded.append(
-            (
-                [tuple(span) for span in sentences],
-                matrix[offset : offset + len(sentences)],
-                np.frombuffer(row[4], dtype=np.float32),
-            )
-        )
-        offset += len(sentences)
-    return decoded
+    sentence_vectors = sentence_codes.decode([(row[3], row[5]) for row in rows], dim)
+    return [
+        ([tuple(span) for span in sentences], vectors, np.frombuffer(row[4], dtype=np.float32))
+        for row, sentences, vectors in zip(rows, spans, sentence_vectors, strict=True)
+    ]
 
 
 DIALECT = catalog_sql.SQLITE
@@ -464,14 +450,14 @@ class SqliteFaissStore(StoreBase):
                     raise MissingVectors({chunk.text_hash})
                 passage_id = db.execute(
                     "INSERT INTO passages(text_hash, text, n_tokens, vector, sentences,"
-                    " sentence_vectors) VALUES (?,?,?,?,?,?)",
+                    " sentence_vectors, sentence_bits) VALUES (?,?,?,?,?,?,?)",
                     (
                         chunk.text_hash,
                         chunk.text,
                         chunk.n_tokens,
                         _blob(chunk.vector, np.float32),
                         json.dumps(chunk.sentences),
-                        _blob(chunk.sentence_vectors, np.float16),
+                        *sentence_codes.encode(chunk.sentence_vectors),
                     ),
                 ).lastrowid
                 db.execute(

@@ -18,187 +18,48 @@ and kept for every later one.
 from __future__ import annotations
 
 import json
-import re
-import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import SecretStr
 
 from index.api import Index
-from index.context import Context, build_context
-from index.models import Filters, IndexStats, Passage
-from index.store.base import StoreError, WriterBusy
-from index.store.disk import CatalogDamaged, DiskFailed
+from index.context import build_context
+from index.models import Filters, IndexStats
+from index.store.base import WriterBusy
 from pipeline.ingestion import ingest_with
 from pipeline.report import RunReport
 from pipeline.sources import read_records
 from pipeline.writer import Run, Writer
+from riverbed.http.guards import BodySizeLimit, WriterKey
 from riverbed.http.methods import answer_other_methods
 from riverbed.http.metrics import Metrics, RequestMetrics
 from riverbed.http.page import router as page_router
+from riverbed.http.problems import add_problem_handlers, invalid
+from riverbed.http.schemas import (
+    MAX_FILTER_VALUES,
+    MAX_K,
+    MIN_RELEVANCE_HELP,
+    QUESTION_PATTERN,
+    Deleted,
+    Health,
+    Invalid,
+    IsoDatetime,
+    MetaPair,
+    Problem,
+    SearchRequest,
+    SearchResponse,
+    StoredDocument,
+    documents_body_schema,
+)
 from riverbed.settings import Settings
 from riverbed.version import package_version
 
-MAX_K = 100
-QUESTION_PATTERN = r"[^\s\x1c-\x1f]"  # something that is not whitespace to Python's str.strip
-
-
-def _not_a_number(value: Any) -> Any:
-    """Dates come as ISO text: a number (which pydantic would read as a Unix time) is refused."""
-    if isinstance(value, int | float) or (
-        isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+(\.\d*)?\s*", value)
-    ):
-        raise ValueError("expected an ISO date or datetime, such as 2024-05-01")
-    return value
-
-
-IsoDatetime = Annotated[datetime, BeforeValidator(_not_a_number)]
-
-
-META_PATTERN = r"^[^=]+="
-MetaPair = Annotated[str, Field(pattern=META_PATTERN, examples=["team=ops"])]
-PATTERN_MEANS = {
-    QUESTION_PATTERN: "the question is empty",
-    META_PATTERN: "expected KEY=VALUE",
-}
-MAX_FILTER_VALUES = 1000
 Result = TypeVar("Result")
-
-
-# -- request and response bodies ---------------------------------------------------------------
-
-
-class Problem(BaseModel):
-    detail: str = Field(description="What is wrong, in one line.")
-
-
-class Invalid(BaseModel):
-    detail: list[dict[str, Any]] = Field(description="Each problem: loc, msg, type.")
-    message: str = Field(description="The problems, in one line.")
-
-
-class SearchFilters(Filters):
-    published_after: IsoDatetime | None = Field(
-        None, description="Published at or after this ISO datetime (a bare date is 00:00 UTC)."
-    )
-    published_before: IsoDatetime | None = Field(
-        None, description="Published at or before this ISO datetime (a bare date is 00:00 UTC)."
-    )
-
-
-MIN_RELEVANCE_HELP = (
-    "Leave out passages less relevant than this, in [0, 1] (default: the server's setting,"
-    " normally 0.25); none left means nothing here answers. 0 keeps every passage."
-)
-
-
-class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    q: str = Field(
-        pattern=QUESTION_PATTERN, description="The question.", examples=["what did Zelensky say"]
-    )
-    k: int = Field(5, ge=1, le=MAX_K, description="How many passages.")
-    mode: Literal["dense", "lexical", "hybrid"] | None = Field(
-        None, description="Retrieval mode (default: the server's setting, normally hybrid)."
-    )
-    filters: SearchFilters | None = None
-    context_tokens: int | None = Field(
-        None, ge=1, description="Also return the passages as a cited prompt context this long."
-    )
-    min_relevance: float | None = Field(
-        None, ge=0.0, le=1.0, description=MIN_RELEVANCE_HELP, examples=[0.25]
-    )
-
-    @field_validator("min_relevance", mode="before")
-    @classmethod
-    def _a_json_fraction(cls, value: Any) -> Any:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise ValueError("expected a number between 0 and 1")
-        return value
-
-    @field_validator("k", "context_tokens", mode="before")
-    @classmethod
-    def _a_json_number(cls, value: Any) -> Any:
-        """Only a JSON number is a number (5 or 5.0): pydantic would also take true and "5"."""
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise ValueError("expected a whole number")
-        return value
-
-
-class SearchResponse(BaseModel):
-    query: str
-    results: list[Passage]
-    context: Context | None = None
-
-
-class DocumentRecord(BaseModel):
-    """A document to ingest, as a line of a JSONL file holds it; other keys join the metadata."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str | int = Field(description="Stable identity; re-sending it replaces the document.")
-    text: str
-    title: str = ""
-    url: str | None = None
-    published_at: str | None = Field(None, description="An ISO date or datetime.")
-    metadata: dict[str, Any] = Field(default_factory=dict)
-
-
-class StoredDocument(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    source: str
-    title: str = ""
-    url: str | None = None
-    published_at: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    text: str = Field(description="The cleaned text; passage offsets point into it.")
-    duplicate_of: str | None = None
-    duplicate_kind: str | None = None
-    chunks: int = 0
-    tokens: int = 0
-
-
-class Deleted(BaseModel):
-    deleted: str = Field(description="The id of the document that was removed.")
-
-
-class Health(BaseModel):
-    status: Literal["ok"] = "ok"
-    model: str | None = Field(description="The embedding model the index is bound to, if any.")
-    generation: int = Field(description="Rises with every committed write.")
-
-
-DOCUMENTS_DESCRIPTION = """Documents to ingest: a JSON list of records, or `{"documents": [...]}`.
-
-A record is what a line of a JSONL file holds: `id` (required), `text` (required), and optionally
-`title`, `url`, `published_at` (ISO date), `metadata` (an object); other keys join the metadata.
-Each item is read on its own: one that is not such a record (not an object, no id, no text, a
-field of the wrong type, a date that is not ISO) fails alone, is counted in the report's `failed`
-and listed in its `failures` with the reason, and the rest lands. So any non-empty list is
-accepted with 200, even one of which nothing lands: read the report.
-Re-sending an id replaces that document; unchanged documents are skipped."""
-
-DOCUMENTS_EXAMPLE = [
-    {
-        "id": "notes/1",
-        "text": "The river rose two metres overnight. Roads near the bridge are closed.",
-        "title": "Flood notes",
-        "metadata": {"team": "ops"},
-    }
-]
-
 
 # -- the backend the endpoints call ------------------------------------------------------------
 
@@ -267,9 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     answer_other_methods(app)
     app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: every request counts
-    app.add_exception_handler(RequestValidationError, _validation_problem)  # type: ignore[arg-type]
-    app.add_exception_handler(StoreError, _store_problem)  # type: ignore[arg-type]
-    app.add_exception_handler(ValueError, _value_problem)  # type: ignore[arg-type]
+    add_problem_handlers(app)
     _add_routes(app, backend, settings.api_key, metrics)
     app.include_router(page_router)
     app.openapi = lambda: _openapi_document(app)  # type: ignore[method-assign]
@@ -378,7 +237,7 @@ def _add_routes(
         responses=write_errors,
         dependencies=write_guard,
         tags=["documents"],
-        openapi_extra={"requestBody": _documents_body_schema()},
+        openapi_extra={"requestBody": documents_body_schema()},
     )
     async def add_documents(request: Request) -> RunReport:
         """Ingest documents; the run report says what landed and what failed, per document."""
@@ -444,58 +303,28 @@ def _add_routes(
         return Health(model=backend.store.model_id(), generation=backend.store.generation())
 
 
-def _documents_body_schema() -> dict[str, Any]:
-    """The OpenAPI request body of POST /documents (read by hand, so each record fails alone).
-
-    An item is a DocumentRecord or anything else, which fails alone: the schema says what the
-    server does, so a list with bad items is a valid request (answered 200 with its failures)."""
-    record = DocumentRecord.model_json_schema()
-    anything = {"description": "Any other item: it fails alone and is listed in `failures`."}
-    listing = {"type": "array", "minItems": 1, "items": {"anyOf": [record, anything]}}
-    batch = {"type": "object", "required": ["documents"], "properties": {"documents": listing}}
-    return {
-        "required": True,
-        "description": DOCUMENTS_DESCRIPTION,
-        "content": {
-            "application/json": {
-                "schema": {"anyOf": [listing, batch]},
-                "example": DOCUMENTS_EXAMPLE,
-            }
-        },
-    }
-
-
 async def _json_body(request: Request) -> Any:
     body = await request.body()
     try:
         return json.loads(body)
     except UnicodeDecodeError as err:
-        raise _invalid(("body",), "the body is not UTF-8 text", "json_invalid") from err
+        raise invalid(("body",), "the body is not UTF-8 text", "json_invalid") from err
     except json.JSONDecodeError as err:
-        raise _invalid(("body", err.pos), "JSON decode error", "json_invalid", err.msg) from err
+        raise invalid(("body", err.pos), "JSON decode error", "json_invalid", err.msg) from err
     except RecursionError as err:
-        raise _invalid(("body",), "the body is nested too deeply to read", "json_too_deep") from err
+        raise invalid(("body",), "the body is nested too deeply to read", "json_too_deep") from err
 
 
 def _records_in(body: Any) -> list[Any]:
     """The records of a POST /documents body: a list, or {"documents": [...]}."""
     records = body.get("documents") if isinstance(body, dict) else body
     if not isinstance(records, list) or not records:
-        raise _invalid(
+        raise invalid(
             ("body",),
             'expected a non-empty list of documents, or {"documents": [...]}',
             "documents_expected",
         )
     return records
-
-
-def _invalid(
-    loc: tuple[str | int, ...], message: str, kind: str, reason: str = ""
-) -> RequestValidationError:
-    error: dict[str, Any] = {"type": kind, "loc": loc, "msg": message}
-    if reason:
-        error["ctx"] = {"error": reason}
-    return RequestValidationError([error])
 
 
 def _search(
@@ -520,98 +349,3 @@ def _search(
     if context_tokens is not None:
         context = build_context(passages, context_tokens, model=backend.settings.model)
     return SearchResponse(query=question, results=passages, context=context)
-
-
-# -- auth, limits, errors ----------------------------------------------------------------------
-
-
-BEARER = HTTPBearer(auto_error=False, description="The server's RIVERBED_API_KEY.")
-
-
-class WriterKey:
-    """The dependency of write endpoints on a server with an API key: the key, compared in
-    constant time."""
-
-    def __init__(self, key: SecretStr) -> None:
-        self.key = key.get_secret_value().encode()
-
-    def __call__(
-        self, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
-    ) -> None:
-        given = credentials.credentials.encode() if credentials else b""
-        if not secrets.compare_digest(given, self.key):
-            raise HTTPException(
-                401,
-                "this needs the API key: send Authorization: Bearer <RIVERBED_API_KEY>",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-
-
-class BodySizeLimit:
-    """Refuse request bodies over `max_bytes` with 413, declared (Content-Length) or streamed."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    def _too_large(self) -> str:
-        return (
-            f"the request body is larger than {self.max_bytes} bytes"
-            " (the server's RIVERBED_MAX_REQUEST_BYTES): send fewer documents per request"
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            problem = None
-            if not declared.isdigit():
-                status, problem = 400, "Content-Length is not a number"
-            elif int(declared) > self.max_bytes:
-                status, problem = 413, self._too_large()
-            if problem is not None:
-                response = JSONResponse({"detail": problem}, status_code=status)
-                await response(scope, receive, send)
-                return
-        received = 0
-
-        async def limited() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise HTTPException(413, self._too_large())
-            return message
-
-        await self.app(scope, limited, send)
-
-
-def _validation_problem(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = exc.errors()
-    lines = []
-    for error in errors[:3]:
-        if error.get("type") == "json_invalid":
-            reason = error.get("ctx", {}).get("error", "")
-            at = error.get("loc", ("body", 0))[-1]
-            lines.append(f"the body is not valid JSON (at character {at}): {reason}".rstrip(": "))
-            continue
-        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-        pattern = (error.get("ctx") or {}).get("pattern")
-        message = PATTERN_MEANS.get(pattern, error.get("msg", "invalid"))
-        lines.append(f"{where or 'body'}: {message.removeprefix('Value error, ')}")
-    message = "; ".join(lines) + (f" (and {len(errors) - 3} more)" if len(errors) > 3 else "")
-    detail = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in errors]
-    return JSONResponse({"detail": detail, "message": message}, status_code=422)
-
-
-def _store_problem(_request: Request, exc: StoreError) -> JSONResponse:
-    # The disk or the catalog failing is the server's trouble (503), not the request's (409).
-    status = 503 if isinstance(exc, DiskFailed | CatalogDamaged) else 409
-    return JSONResponse({"detail": str(exc)}, status_code=status)
-
-
-def _value_problem(_request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=400)
