@@ -10,6 +10,8 @@ tests/test_store_contract.py) and random clustered unit vectors.
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -256,6 +258,49 @@ def test_centroids_train_in_the_background_while_saves_go_on(
         store.save_vectors()
         assert _manifest(store).trained_at == 902
         assert _reopened_ids(store) == _catalog_ids(store)
+    finally:
+        release.set()
+        store.close()
+
+
+def test_a_forked_child_trains_its_own_centroids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child forked while its parent's centroids are being trained (a thread it does not
+    inherit) trains its own when its save waits, instead of waiting for those forever."""
+    monkeypatch.setattr(vector_segments, "ANN_FROM", 600)
+    release = threading.Event()
+    train = vector_segments.train_centroids
+
+    def held_back(sample: np.ndarray, lists: int) -> np.ndarray:
+        if os.getpid() == parent:
+            release.wait(60)
+        return train(sample, lists)
+
+    parent = os.getpid()
+    monkeypatch.setattr(vector_segments, "train_centroids", held_back)
+    store = _store(tmp_path, 300)
+    try:
+        store.save_vectors(wait=False)  # the parent's training is under way, held back
+        child = os.fork()
+        if child == 0:
+            code = 1
+            try:
+                forked = SqliteFaissStore(store.data_dir, create=False)
+                forked.save_vectors()
+                code = 0 if _manifest(forked).layout == "ivf" else 2
+            finally:
+                os._exit(code)
+        for _ in range(600):
+            done, status = os.waitpid(child, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            pytest.fail("the child waited for its parent's training")
+        assert os.waitstatus_to_exitcode(status) == 0
     finally:
         release.set()
         store.close()

@@ -533,6 +533,17 @@ _TRAININGS: dict[Path, _Training] = {}  # folder -> centroids being trained for 
 _TRAININGS_LOCK = threading.Lock()
 
 
+def _forget_trainings() -> None:
+    """In a forked child, which has none of its parent's threads: their centroids would never
+    come, and the lock may have been held by another thread at the fork."""
+    global _TRAININGS_LOCK
+    _TRAININGS.clear()
+    _TRAININGS_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_trainings)
+
+
 def _trained_centroids(
     directory: Path, count: int, all_vectors: Callable[[], Pages], wait: bool
 ) -> tuple[np.ndarray, int] | None:
