@@ -331,9 +331,11 @@ class SqliteFaissStore(StoreBase):
         found: dict[str, str] = {}
         for part in catalog_sql.parts(list(content_hashes)):
             marks = ",".join("?" * len(part))
+            # `+duplicate_of` keeps SQLite off the duplicate_of index, which it would otherwise
+            # pick for `IS NULL` and so read nearly every document per batch (0.4 s at 200k).
             for content, doc_id in self.db.execute(
                 f"SELECT content_hash, id FROM documents WHERE content_hash IN ({marks})"
-                " AND duplicate_of IS NULL ORDER BY rowid DESC",
+                " AND +duplicate_of IS NULL ORDER BY rowid DESC",
                 part,
             ):
                 found[content] = doc_id
