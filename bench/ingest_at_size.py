@@ -23,8 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from bench import synthetic
 from bench.corpora import CACHE, ROOT, clean_env
 
@@ -34,16 +32,8 @@ DOCUMENTS = 2000
 
 def write_documents(path: Path, run: str, turn: int) -> None:
     """DOCUMENTS new documents of the benchmark's language, under ids no earlier run used."""
-    language = synthetic.Language()
-    rng = np.random.default_rng([turn, int(run, 16)])
-    with path.open("w") as handle:
-        for number in range(DOCUMENTS):
-            topic = int(rng.integers(synthetic.TOPICS))
-            count = int(rng.integers(*synthetic.SENTENCES_PER_DOCUMENT))
-            sentences = language.text(rng, topic, count)
-            paragraphs = [" ".join(sentences[i : i + 5]) for i in range(0, len(sentences), 5)]
-            record = {"id": f"turn-{run}-{turn}-{number}", "text": "\n\n".join(paragraphs)}
-            handle.write(json.dumps(record) + "\n")
+    drawn = synthetic.documents(DOCUMENTS, stream=[turn, int(run, 16)], prefix=f"turn-{run}-{turn}")
+    path.write_text("".join(json.dumps(record) + "\n" for record in drawn))
 
 
 def passages_per_second(data_dir: Path, documents: Path) -> float:

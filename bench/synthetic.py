@@ -13,7 +13,7 @@ with some common ones. Same seed, same text, so a cached corpus can be checked a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -74,15 +74,18 @@ def _zipf(count: int) -> np.ndarray:
     return weights / weights.sum()
 
 
-def documents(count: int, seed: int = 11) -> Iterator[dict[str, str]]:
-    """`count` documents as JSONL records ({"id", "text"}): paragraphs of five sentences."""
+def documents(
+    count: int, seed: int = 11, stream: Sequence[int] | None = None, prefix: str = "doc"
+) -> Iterator[dict[str, str]]:
+    """`count` documents as JSONL records ({"id", "text"}): paragraphs of five sentences.
+    `stream` draws other documents of the same language (ids `<prefix>-<n>`)."""
     language = Language(seed)
-    rng = np.random.default_rng(seed + 1)
+    rng = np.random.default_rng(seed + 1 if stream is None else list(stream))
     for number in range(count):
         topic = int(rng.integers(TOPICS))
         sentences = language.text(rng, topic, int(rng.integers(*SENTENCES_PER_DOCUMENT)))
         paragraphs = [" ".join(sentences[i : i + 5]) for i in range(0, len(sentences), 5)]
-        yield {"id": f"doc-{number}", "text": "\n\n".join(paragraphs)}
+        yield {"id": f"{prefix}-{number}", "text": "\n\n".join(paragraphs)}
 
 
 def questions(count: int, seed: int = 11) -> list[str]:
