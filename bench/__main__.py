@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench import figures
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -33,21 +35,19 @@ def main(selected: list[str]) -> int:
             done = subprocess.run([sys.executable, "-m", "bench", name], cwd=HERE.parent)
             if done.returncode != 0:
                 return done.returncode
-            results[name] = json.loads((HERE / "results" / f"{name}.json").read_text())
+            results[name] = figures.saved(name)
         print(json.dumps(results))
         return 0
     for name in chosen:
         started = time.perf_counter()
         print(f"== {name}", flush=True)
         module = importlib.import_module(f"bench.b_{name}")
-        figures = module.run()
-        figures["bench_seconds"] = round(time.perf_counter() - started, 1)
-        results[name] = figures
-        for key, value in figures.items():
+        measured = module.run()
+        measured["bench_seconds"] = round(time.perf_counter() - started, 1)
+        results[name] = measured
+        for key, value in measured.items():
             print(f"  {key:<48} {value}")
-        out = HERE / "results" / f"{name}.json"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(figures, indent=2) + "\n")
+        figures.save(name, measured)
     print(json.dumps(results))
     return 0
 

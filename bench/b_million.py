@@ -71,7 +71,7 @@ def build(size: int) -> tuple[Path, dict[str, Any]]:
     # An interrupted build resumes (ingest skips what landed); its head rate is then not one.
     figures: dict[str, Any] = {"documents": len(lines), "resumed": (folder / "data").exists()}
     for part, path in (("head", head), ("tail", tail)):
-        report, seconds = _ingest(folder / "data", path)
+        report, seconds = timed_ingest(folder / "data", path)
         figures[f"{part}_passages"] = report["chunks"]
         figures[f"{part}_seconds"] = round(seconds, 1)
         figures[f"{part}_passages_per_s"] = round(report["chunks"] / seconds, 1)
@@ -83,7 +83,7 @@ def build(size: int) -> tuple[Path, dict[str, Any]]:
     return folder / "data", figures
 
 
-def _ingest(data_dir: Path, corpus: Path) -> tuple[dict, float]:
+def timed_ingest(data_dir: Path, corpus: Path) -> tuple[dict, float]:
     """`riverbed ingest CORPUS --json` with the fake encoder, in a fresh process."""
     command = [sys.executable, "-m", "riverbed.testing", "--data-dir", str(data_dir)]
     command += ["ingest", str(corpus), "--json"]

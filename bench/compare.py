@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench.b_query import MEASURED, WARM_UP, questions
 from bench.corpora import ROOT, clean_env, pydocs_index
+from bench.figures import save
 
 ROUNDS = 5
 TURN = """
@@ -84,9 +85,7 @@ def main(revision: str, rounds: int = ROUNDS) -> int:
         "ratio": round(medians["this tree"] / medians[revision], 3),
     }
     print(json.dumps(figures))
-    out = ROOT / "bench" / "results" / "compare.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(figures, indent=2) + "\n")
+    save("compare", figures)
     return 0
 
 

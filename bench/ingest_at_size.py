@@ -17,14 +17,14 @@ import json
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from bench import synthetic
-from bench.corpora import CACHE, ROOT, clean_env
+from bench.b_million import timed_ingest
+from bench.corpora import CACHE
+from bench.figures import save
 
 TURNS = 5
 DOCUMENTS = 2000
@@ -32,21 +32,14 @@ DOCUMENTS = 2000
 
 def write_documents(path: Path, run: str, turn: int) -> None:
     """DOCUMENTS new documents of the benchmark's language, under ids no earlier run used."""
-    drawn = synthetic.documents(DOCUMENTS, stream=[turn, int(run, 16)], prefix=f"turn-{run}-{turn}")
-    path.write_text("".join(json.dumps(record) + "\n" for record in drawn))
+    synthetic.write_corpus(
+        path, DOCUMENTS, stream=[turn, int(run, 16)], prefix=f"turn-{run}-{turn}"
+    )
 
 
 def passages_per_second(data_dir: Path, documents: Path) -> float:
-    command = [sys.executable, "-m", "riverbed.testing", "--data-dir", str(data_dir)]
-    started = time.perf_counter()
-    done = subprocess.run(
-        [*command, "ingest", str(documents), "--json"],
-        cwd=ROOT,
-        env=clean_env(),
-        capture_output=True,
-        check=True,
-    )
-    return json.loads(done.stdout)["chunks"] / (time.perf_counter() - started)
+    report, seconds = timed_ingest(data_dir, documents)
+    return report["chunks"] / seconds
 
 
 def main() -> int:
@@ -72,9 +65,7 @@ def main() -> int:
         "ratio_large_over_small": round(medians[large] / medians[small], 3),
     }
     print(json.dumps(figures))
-    out = ROOT / "bench" / "results" / "ingest_at_size.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(figures, indent=2) + "\n")
+    save("ingest_at_size", figures)
     return 0
 
 

@@ -94,10 +94,13 @@ def questions(count: int, seed: int = 11) -> list[str]:
     return [language.question(rng) for _ in range(count)]
 
 
-def write_corpus(path: Path, count: int, seed: int = 11) -> None:
-    """The JSONL corpus of `count` documents, written through a temporary name."""
+def write_corpus(
+    path: Path, count: int, seed: int = 11, stream: Sequence[int] | None = None, prefix: str = "doc"
+) -> None:
+    """The JSONL corpus of `count` documents (see `documents`), written through a temporary
+    name."""
     partial = path.with_suffix(".partial")
     with partial.open("w") as handle:
-        for record in documents(count, seed):
+        for record in documents(count, seed, stream, prefix):
             handle.write(json.dumps(record) + "\n")
     partial.replace(path)
