@@ -43,13 +43,14 @@ from index.store.base import Store
 Mode = Literal["dense", "lexical", "hybrid"]
 DIGITS = 4  # of the scores and relevances results carry
 MODES: tuple[Mode, ...] = ("dense", "lexical", "hybrid")
-SIGNALS: dict[str, tuple[str, ...]] = {
-    "dense": ("dense", "sentence"),
-    "lexical": ("lexical", "coverage"),
-    "hybrid": ("dense", "sentence", "lexical", "coverage"),
-}
 # Each kind of evidence, at the passage's grain and at its best sentence's.
 KINDS = {"meaning": ("dense", "sentence"), "words": ("lexical", "coverage")}
+# The signals each mode computes: its kinds of evidence.
+SIGNALS: dict[str, tuple[str, ...]] = {
+    "dense": KINDS["meaning"],
+    "lexical": KINDS["words"],
+    "hybrid": KINDS["meaning"] + KINDS["words"],
+}
 # Lexical mode is BM25, refined by the best sentence's term coverage at less than half its weight.
 LEXICAL_WEIGHTS = {"lexical": 1.0, "coverage": 0.4}
 # The answer shown is the sentence that holds most of the question's terms, meaning breaking
