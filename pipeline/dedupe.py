@@ -10,8 +10,11 @@ their sources are listed with the original's passages.
 from __future__ import annotations
 
 import hashlib
+import re
+from collections import deque
 from collections.abc import Iterable, Iterator
 from functools import cached_property
+from itertools import islice
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,6 +33,9 @@ def content_hash(text: str) -> str:
 
 
 SHINGLES_PER_UPDATE = 4096
+WORDS_STRETCH = 65_536  # characters normalised at once
+_WORD = re.compile(r"\S+")  # a word as str.split finds it
+_SPACE = re.compile(r"\s")
 
 
 class MinHashSigner:
@@ -59,16 +65,28 @@ class MinHashSigner:
         return bands.b, bands.r
 
     def signature(self, text: str) -> np.ndarray:
-        words = normalize_for_match(text).split()
-        size = self.shingle_words
-        shingles = {" ".join(words[i : i + size]) for i in range(max(1, len(words) - size + 1))}
         minhash = self._template.copy()
-        # A slice at a time: datasketch hashes a batch as a permutations x shingles matrix, so
-        # a long document (a 500-page PDF has 180k shingles) would take hundreds of MB at once.
-        ordered = sorted(shingles)
-        for first in range(0, len(ordered), SHINGLES_PER_UPDATE):
-            minhash.update_batch([s.encode() for s in ordered[first : first + SHINGLES_PER_UPDATE]])
+        # A slice at a time: datasketch hashes a batch as a permutations x shingles matrix, and
+        # the words and shingles of a long document (a 2000-page PDF has a million) would take
+        # hundreds of MB held at once. A shingle met twice is hashed twice: the minimum is the
+        # same, so the signature is that of the set of shingles.
+        shingles = self.shingles(text)
+        while part := [shingle.encode() for shingle in islice(shingles, SHINGLES_PER_UPDATE)]:
+            minhash.update_batch(part)
         return minhash.hashvalues.astype(np.uint32)
+
+    def shingles(self, text: str) -> Iterator[str]:
+        """The runs of `shingle_words` words of the text as matched, in order; a text with
+        fewer words is one shingle (of no words, the empty one)."""
+        window: deque[str] = deque(maxlen=self.shingle_words)
+        whole = False
+        for word in _words(text):
+            window.append(word)
+            if len(window) == self.shingle_words:
+                whole = True
+                yield " ".join(window)
+        if not whole:
+            yield " ".join(window)
 
     def band_keys(self, signature: np.ndarray) -> list[int]:
         """One 63-bit key per LSH band; documents sharing a key are near-duplicate candidates."""
@@ -79,6 +97,18 @@ class MinHashSigner:
             digest = hashlib.blake2b(band.to_bytes(2, "little") + part.tobytes(), digest_size=8)
             keys.append(int.from_bytes(digest.digest(), "little") >> 1)
         return keys
+
+
+def _words(text: str) -> Iterator[str]:
+    """The words of normalize_for_match(text), normalising a stretch at a time (each copy of a
+    long text is 14 MB a 3.5M characters): stretches end at a space, which folding keeps."""
+    start = 0
+    while start < len(text):
+        found = _SPACE.search(text, start + WORDS_STRETCH)
+        end = found.end() if found else len(text)
+        for word in _WORD.finditer(normalize_for_match(text[start:end])):
+            yield word.group()
+        start = end
 
 
 def similarity(one: np.ndarray, other: np.ndarray) -> float:
