@@ -8,6 +8,7 @@ import pytest
 
 from index.model import ModelInfo, load_tokenizer
 from index.models import Document
+from pipeline import chunk as chunk_stage
 from pipeline.chunk import Chunker
 from pipeline.clean import clean_text
 from tests.conftest import CNN
@@ -93,3 +94,21 @@ def test_equal_texts_hash_alike_across_case_and_typography(tokenizer) -> None:  
     two = chunker.chunk(Document(id="b", text="zelensky's  request - a NO-FLY zone."))[0]
     three = chunker.chunk(Document(id="c", text="Zelensky's request: boots on the ground."))[0]
     assert one.text_hash == two.text_hash != three.text_hash
+
+
+def test_a_long_document_is_split_into_sentences_a_stretch_at_a_time_with_the_same_chunks(
+    tokenizer, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """sentencex sees a stretch of paragraphs at a time (a long document's sentences, as it
+    returns them, would all be held at once); the chunks are those of the whole text."""
+    headed = "\n\n".join(
+        f"Part {n} of the report\n\n{sentence(n)} {sentence(n + 1)}" for n in range(40)
+    )
+    chunker = Chunker(tokenizer, chunk_tokens=60, overlap_tokens=10)
+    for text in (clean_text(CNN.read_text()), headed):
+        document = Document(id="long", text=text)
+        monkeypatch.setattr(chunk_stage, "STRETCH_CHARS", 1 << 30)
+        whole = [(c.start, c.end, c.sentences) for c in chunker.chunk(document)]
+        monkeypatch.setattr(chunk_stage, "STRETCH_CHARS", 300)
+        assert len(text) > 5 * chunk_stage.STRETCH_CHARS
+        assert [(c.start, c.end, c.sentences) for c in chunker.chunk(document)] == whole
