@@ -253,7 +253,9 @@ class FaissVectors:
             self._use(index, "flat", self.generation)
             return
         del index  # past ANN_FROM: counted only, since the sample needs the count
-        index, _ = _filled(_inverted(centroids_for(all_vectors, count)), all_vectors())
+        index, _ = _filled(
+            _inverted(centroids_for(self.directory, self.dim, all_vectors, count)), all_vectors()
+        )
         self._use(index, "ivf", self.generation, None, count)
 
     # -- searching -----------------------------------------------------------------------------

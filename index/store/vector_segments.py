@@ -48,6 +48,8 @@ from typing import BinaryIO
 import faiss
 import numpy as np
 
+from index.store.kmeans import SpilledSample, spherical_kmeans, spill
+
 ANN_FROM = 50_000  # passages from which the inverted-list layout is used
 LISTS_PER_ROOT = 4  # inverted lists: this many times the square root of the passages
 TRAIN_PER_LIST = 40  # k-means sample: this many vectors per list
@@ -217,26 +219,10 @@ def list_count(passages: int) -> int:
     return max(1, round(LISTS_PER_ROOT * math.sqrt(passages)))
 
 
-def train_centroids(sample: np.ndarray, lists: int) -> np.ndarray:
-    """Spherical k-means centroids of `sample` (unit vectors), float32.
-
-    The sample is held in float16, as the inverted lists hold vectors, and FAISS decodes it a
-    block at a time while it trains (Clustering.train_encoded): half the memory of a float32
-    sample, centroids of the same quality (float16 rounds a cosine by < 1e-3; recall@10 at
-    100k passages 0.990 either way)."""
-    lists = min(lists, len(sample))
-    dim = sample.shape[1]
-    parameters = faiss.ClusteringParameters()
-    parameters.niter = TRAIN_ITERATIONS
-    parameters.spherical = True
-    parameters.seed = 1234
-    parameters.min_points_per_centroid = 1  # a small index trains on all it has, without a warning
-    parameters.decode_block_size = READ_PAGE  # decoded at a time (the default: 32768, 48 MB)
-    clustering = faiss.Clustering(dim, lists, parameters)
-    codes = np.ascontiguousarray(sample, dtype=np.float16).view(np.uint8)
-    codec = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16)
-    clustering.train_encoded(codes, codec, faiss.IndexFlatIP(dim))
-    return faiss.vector_to_array(clustering.centroids).reshape(lists, dim)
+def train_centroids(sample: SpilledSample, lists: int) -> np.ndarray:
+    """Spherical k-means centroids of `sample` (unit vectors), float32: read from its file a
+    block at a time, so only the centroids are held while they train (kmeans.py)."""
+    return spherical_kmeans(sample, lists, TRAIN_ITERATIONS)[0]
 
 
 def nearest_lists(centroids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
@@ -246,28 +232,31 @@ def nearest_lists(centroids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     return lists[:, 0].astype(np.int32)
 
 
-def sample_of(
-    pages: Pages, count: int, wanted: int, dtype: type[np.floating] = np.float16
-) -> np.ndarray:
+def sample_rows(pages: Pages, count: int, wanted: int) -> Iterator[np.ndarray]:
     """About `wanted` of the `count` vectors given as pages, spread evenly (every stride-th),
-    in float16 (or `dtype`), copied into one array as the pages pass: nothing but the sample and
-    a page is held."""
+    a page's share at a time."""
     stride = max(1, count // max(1, wanted))
-    sample: np.ndarray | None = None
-    taken = seen = 0
+    left, seen = -(-count // stride), 0
     for _, vectors in pages:
-        if sample is None:
-            sample = np.empty((-(-count // stride), vectors.shape[1]), dtype=dtype)
-        rows = vectors[np.arange(-seen % stride, len(vectors), stride)][: len(sample) - taken]
-        sample[taken : taken + len(rows)] = rows
-        taken, seen = taken + len(rows), seen + len(vectors)
-    return sample[:taken] if sample is not None else np.zeros((0, 0), dtype)
+        rows = vectors[np.arange(-seen % stride, len(vectors), stride)][:left]
+        left, seen = left - len(rows), seen + len(vectors)
+        if len(rows):
+            yield rows
 
 
-def centroids_for(all_vectors: Callable[[], Pages], count: int) -> np.ndarray:
+def sample_of(directory: Path, dim: int, pages: Pages, count: int) -> SpilledSample:
+    """The training sample for `count` passages (TRAIN_PER_LIST a list), drawn from `pages`
+    and spilled, in float16 as the inverted lists hold vectors, to a file in `directory`:
+    nothing but a page is held while it is drawn (float16 rounds a cosine by < 1e-3)."""
+    return spill(directory, dim, sample_rows(pages, count, TRAIN_PER_LIST * list_count(count)))
+
+
+def centroids_for(
+    directory: Path, dim: int, all_vectors: Callable[[], Pages], count: int
+) -> np.ndarray:
     """Centroids for `count` passages, trained on a sample read from `all_vectors()`."""
-    lists = list_count(count)
-    return train_centroids(sample_of(all_vectors(), count, TRAIN_PER_LIST * lists), lists)
+    with sample_of(directory, dim, all_vectors(), count) as sample:
+        return train_centroids(sample, list_count(count))
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -457,7 +446,7 @@ def save_segments(
     (the last save of a run does), else a later save takes them up."""
     manifest = newest_manifest(directory, dim, generation)
     layout, train = wanted_layout(count, manifest)
-    trained = _trained_centroids(directory, count, all_vectors, wait) if train else None
+    trained = _trained_centroids(directory, dim, count, all_vectors, wait) if train else None
     if train and trained is None:
         layout = manifest.layout if manifest is not None else "flat"
     if not train:
@@ -545,7 +534,7 @@ os.register_at_fork(after_in_child=_forget_trainings)
 
 
 def _trained_centroids(
-    directory: Path, count: int, all_vectors: Callable[[], Pages], wait: bool
+    directory: Path, dim: int, count: int, all_vectors: Callable[[], Pages], wait: bool
 ) -> tuple[np.ndarray, int] | None:
     """Centroids for the files of `directory` and the passages they were trained at, once
     trained on a thread of their own (started here, on a sample drawn now, if none is under
@@ -555,9 +544,8 @@ def _trained_centroids(
     with _TRAININGS_LOCK:
         training = _TRAININGS.get(key)
         if training is None:
-            lists = list_count(count)
-            sample = sample_of(all_vectors(), count, TRAIN_PER_LIST * lists)
-            training = _TRAININGS[key] = _Training(count, _in_background(sample, lists))
+            sample = sample_of(directory, dim, all_vectors(), count)
+            training = _TRAININGS[key] = _Training(count, _in_background(sample, list_count(count)))
         if not wait and not training.centroids.done():
             return None
         del _TRAININGS[key]
@@ -569,9 +557,9 @@ def _drop_training(directory: Path) -> None:
         _TRAININGS.pop(directory.resolve(), None)
 
 
-def _in_background(sample: np.ndarray, lists: int) -> Future[np.ndarray]:
-    """train_centroids on a daemon thread (FAISS lets the GIL go while it trains): a process
-    that ends meanwhile does not wait for it."""
+def _in_background(sample: SpilledSample, lists: int) -> Future[np.ndarray]:
+    """train_centroids on a daemon thread (FAISS and NumPy let the GIL go while they work): a
+    process that ends meanwhile does not wait for it. The sample's file goes when it is done."""
     centroids: Future[np.ndarray] = Future()
 
     def train() -> None:
@@ -579,6 +567,8 @@ def _in_background(sample: np.ndarray, lists: int) -> Future[np.ndarray]:
             centroids.set_result(train_centroids(sample, lists))
         except BaseException as error:  # handed to the save that takes the centroids up
             centroids.set_exception(error)
+        finally:
+            sample.close()
 
     threading.Thread(target=train, name="riverbed-train", daemon=True).start()
     return centroids
