@@ -24,7 +24,7 @@ class Chunk:
     n_tokens: int
     sentences: list[Span]  # sentence spans, relative to `text`
     vector: np.ndarray | None = None
-    sentence_vectors: np.ndarray | None = None
+    sentence_vectors: np.ndarray | None = None  # as the stores keep them (sentence_codes.py)
 
 
 @dataclass(slots=True)

@@ -4,14 +4,22 @@ A chunk whose normalised text the store already holds a vector for (the cache, k
 hash within an index bound to one model) is passed on without a vector: the store links it to
 the existing passage. The rest are embedded in batches; equal texts within the batch share one
 forward pass.
+
+Sentence vectors are held as the stores keep them (index/store/sentence_codes.py: 8-bit codes of
+their directions, a quarter of float32's bytes) from the moment they are embedded: a long
+document's chunks wait with all their vectors for the one transaction that writes them (86 MB of
+float32 sentence vectors for a 2000-page PDF), and the store makes the same bytes of either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
+import numpy as np
+
 from index.encoder import Encoder
 from index.records import Chunk
+from index.store import sentence_codes
 from index.store.base import Store
 from pipeline.report import RunReport
 
@@ -69,7 +77,7 @@ class Embedder:
         for chunk, vector, sentences in zip(
             todo, embedded.vectors, embedded.sentence_vectors, strict=True
         ):
-            chunk.vector, chunk.sentence_vectors = vector, sentences
+            chunk.vector, chunk.sentence_vectors = vector, as_kept(sentences)
 
     def _embed(self, chunks: list[Chunk]) -> list[Chunk]:
         """Vectors for chunks whose text the store does not know: one encoding per distinct
@@ -97,3 +105,13 @@ class Embedder:
     def _tokens_embedded_elsewhere(self, text_hash: str) -> int:
         """Tokens spent on a vector that came with its chunk (none do here; see distributed)."""
         return 0
+
+
+_KEPT_TYPES = {sentence_codes.CODES: np.int8, sentence_codes.FLOAT16: np.float16}
+
+
+def as_kept(sentence_vectors: np.ndarray) -> np.ndarray:
+    """Sentence vectors (n, dim) in the format the stores write, as an array: encoding it again
+    gives the same bytes (codes are scaled until the largest is ±127, as they already are)."""
+    blob, bits = sentence_codes.encode(sentence_vectors)
+    return np.frombuffer(blob, dtype=_KEPT_TYPES[bits]).reshape(sentence_vectors.shape)
