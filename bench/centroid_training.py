@@ -1,16 +1,16 @@
 """The save at which a writer's vector files switch to inverted lists, and what the centroids cost.
 
-`python -m bench.centroid_training [PASSAGES] [--no-stall]` (default 100,000) reads the catalog that
-`python -m bench million` built in bench/.cache/million-<PASSAGES> (never written: the files of
-each case go to a temporary folder) and reports, in one run:
+`python -m bench.centroid_training [PASSAGES] [--no-stall] [--seeds 1,2,3]` (default 100,000)
+reads the catalog that `python -m bench million` built in bench/.cache/million-<PASSAGES> (never
+written: the files of each case go to a temporary folder) and reports, in one run:
 
 - the seconds of that save when it waits for k-means (a run's last save), and when it trains on a
   thread of its own (the saves during a run): the save that finds the centroids due, the
-  training meanwhile, and the later save that lays the files out by them;
+  training meanwhile, and the later save that lays the files out by them (not with --no-stall);
 - the k-means the writer runs (index/store/kmeans.py: its sample spilled to a file and read back
   a block at a time) against FAISS's (its sample in memory, float16 decoded a block at a time,
-  as the writer trained before), on the same sample: the objective reached (the sum of each
-  row's cosine to its centroid, over the rows), the seconds, and recall@10 of the store's dense
+  as the writer trained before), on the same sample, from each seed: the objective reached
+  (as the mean cosine of a row to its centroid), the seconds, and recall@10 of the store's dense
   search (b_million's 200 questions, against an exact float32 scan) with each one's centroids.
 """
 
@@ -32,7 +32,7 @@ from bench.b_million import RECALL_QUESTIONS, exact_top
 from bench.corpora import CACHE
 from index.store import vector_segments
 from index.store.faiss_vectors import FaissVectors, _filled, _inverted
-from index.store.kmeans import spherical_kmeans
+from index.store.kmeans import SEED, spherical_kmeans
 from index.store.sqlite_faiss import SqliteFaissStore
 from riverbed.testing.encoder import _bag
 
@@ -113,7 +113,7 @@ def asked() -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def faiss_centroids(sample: np.ndarray, lists: int) -> tuple[np.ndarray, float]:
+def faiss_centroids(sample: np.ndarray, lists: int, seed: int) -> tuple[np.ndarray, float]:
     """FAISS's spherical k-means on the float16 rows in memory, and its last objective."""
     import faiss
 
@@ -121,7 +121,7 @@ def faiss_centroids(sample: np.ndarray, lists: int) -> tuple[np.ndarray, float]:
     parameters = faiss.ClusteringParameters()
     parameters.niter = vector_segments.TRAIN_ITERATIONS
     parameters.spherical = True
-    parameters.seed = 1234
+    parameters.seed = seed
     parameters.min_points_per_centroid = 1
     parameters.decode_block_size = vector_segments.READ_PAGE
     clustering = faiss.Clustering(dim, lists, parameters)
@@ -132,9 +132,12 @@ def faiss_centroids(sample: np.ndarray, lists: int) -> tuple[np.ndarray, float]:
     return faiss.vector_to_array(clustering.centroids).reshape(lists, dim), float(objective)
 
 
-def compared(store: SqliteFaissStore, count: int, exact: list[set[int]]) -> dict[str, float]:
-    """The writer's k-means against FAISS's on one sample."""
+def compared(
+    store: SqliteFaissStore, count: int, exact: list[set[int]], seeds: list[int]
+) -> dict[str, float]:
+    """The writer's k-means against FAISS's on one sample, started from each seed."""
     lists = vector_segments.list_count(count)
+    iterations = vector_segments.TRAIN_ITERATIONS
     figures: dict[str, float] = {}
     with folder() as directory:
         dim = store.dim() or 0
@@ -142,17 +145,25 @@ def compared(store: SqliteFaissStore, count: int, exact: list[set[int]]) -> dict
             rows = np.concatenate(list(sample.blocks())).astype(np.float16)
             figures["sample_rows"] = sample.rows
             figures["sample_mb"] = round(rows.nbytes / 2**20, 1)
-            started = time.perf_counter()
-            streamed, objective = spherical_kmeans(sample, lists, vector_segments.TRAIN_ITERATIONS)
-            figures["streaming_seconds"] = round(time.perf_counter() - started, 1)
-            figures["streaming_mean_cosine"] = round(objective / sample.rows, 5)
-        started = time.perf_counter()
-        in_memory, objective = faiss_centroids(rows, lists)
-        figures["faiss_seconds"] = round(time.perf_counter() - started, 1)
-        figures["faiss_mean_cosine"] = round(objective / len(rows), 5)
-    figures["recall_at_10_streaming"] = recall(store, streamed, exact)
-    figures["recall_at_10_faiss"] = recall(store, in_memory, exact)
+            for seed in seeds:
+                started = time.perf_counter()
+                streamed, objective = spherical_kmeans(sample, lists, iterations, seed)
+                figures[f"streaming_seconds_seed_{seed}"] = round(time.perf_counter() - started, 1)
+                figures[f"streaming_mean_cosine_seed_{seed}"] = round(objective / sample.rows, 5)
+                figures[f"streaming_recall_at_10_seed_{seed}"] = recall(store, streamed, exact)
+                started = time.perf_counter()
+                in_memory, objective = faiss_centroids(rows, lists, seed)
+                figures[f"faiss_seconds_seed_{seed}"] = round(time.perf_counter() - started, 1)
+                figures[f"faiss_mean_cosine_seed_{seed}"] = round(objective / len(rows), 5)
+                figures[f"faiss_recall_at_10_seed_{seed}"] = recall(store, in_memory, exact)
     return figures
+
+
+def seeds() -> list[int]:
+    """`--seeds 1,2,3`: the seeds each k-means starts from (kmeans.SEED, as the writer's)."""
+    if "--seeds" not in sys.argv:
+        return [SEED]
+    return [int(seed) for seed in sys.argv[sys.argv.index("--seeds") + 1].split(",")]
 
 
 def main(passages: int) -> dict[str, float | int]:
@@ -166,11 +177,15 @@ def main(passages: int) -> dict[str, float | int]:
         if "--no-stall" not in sys.argv:
             figures |= stall(store)
         with store._snapshot():
-            figures |= compared(store, count, exact_top(store, asked(), 10))
+            figures |= compared(store, count, exact_top(store, asked(), 10), seeds())
     finally:
         store.close()
     return figures
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(next((int(a) for a in sys.argv[1:] if a.isdigit()), 100_000)), indent=1))
+    print(
+        json.dumps(
+            main(int(sys.argv[1]) if sys.argv[1:2] and sys.argv[1].isdigit() else 100_000), indent=1
+        )
+    )

@@ -89,14 +89,14 @@ def spill(directory: Path, dim: int, rows: Iterable[np.ndarray]) -> SpilledSampl
 
 
 def spherical_kmeans(
-    sample: SpilledSample, lists: int, iterations: int
+    sample: SpilledSample, lists: int, iterations: int, seed: int = SEED
 ) -> tuple[np.ndarray, float]:
     """`lists` unit centroids (float32) of the sample's rows (unit vectors), and the objective
     of the last assignment: the sum of each row's inner product with its nearest centroid.
 
     Starts, as FAISS does, from distinct rows drawn at random with a fixed seed."""
     lists = min(lists, sample.rows)
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(sample.rows, size=lists, replace=False))
     centroids = _normalised(sample.rows_at(chosen))
     objective = 0.0
