@@ -154,7 +154,8 @@ def test_a_written_batch_reads_back(store: Store) -> None:
 
     (pid, score), *_ = store.dense_search(vector_of(ROLLO), 3)
     passage = store.passages([pid])[pid]
-    assert passage.text == ROLLO and score == pytest.approx(1.0, abs=1e-5)
+    # (the embedded catalog keeps passage vectors in float16: a cosine rounds by < 1e-3)
+    assert passage.text == ROLLO and score == pytest.approx(1.0, abs=1e-3)
     assert document["text"][passage.start : passage.end] == ROLLO
     assert (passage.doc_id, passage.source, passage.url) == (
         "normans",
@@ -162,8 +163,10 @@ def test_a_written_batch_reads_back(store: Store) -> None:
         "https://example.org/normans",
     )
     assert passage.sentences == [(0, len(ROLLO))]
-    assert np.allclose(passage.vector, vector_of(ROLLO), atol=1e-6)
-    assert np.allclose(passage.sentence_vectors[0], vector_of(ROLLO), atol=1e-3)
+    assert np.allclose(
+        passage.vector, vector_of(ROLLO), atol=1e-3
+    )  # float16 in the embedded catalog
+    assert np.allclose(passage.sentence_vectors[0], vector_of(ROLLO), atol=2e-2)  # 5-bit codes
 
     stats = store.stats()
     assert (stats["documents"], stats["chunks"], stats["passages"]) == (2, 3, 3)
@@ -264,7 +267,7 @@ def test_dense_search_ranks_by_cosine(store: Store) -> None:
     scores = [score for _, score in results]
     assert scores == sorted(scores, reverse=True)
     expected = sorted((float(vector_of(t) @ query) for t in texts), reverse=True)
-    assert scores == pytest.approx(expected, abs=1e-5)
+    assert scores == pytest.approx(expected, abs=1e-3)  # float16 in the embedded catalog
     assert len(store.dense_search(query, 2)) == 2
 
 
@@ -444,8 +447,18 @@ def test_float16_sentence_vectors_of_an_older_schema_read_back_beside_codes(
         as_float16 = vector_of(ROLLO).astype(np.float16).astype(np.float32)
         assert found[ROLLO].sentence_vectors.tolist() == [as_float16.tolist()]
         (coded,) = found[VIKINGS].sentence_vectors
-        assert float(coded @ vector_of(VIKINGS)) > 0.999
+        assert float(coded @ vector_of(VIKINGS)) > 0.99
         assert float(np.linalg.norm(coded)) == pytest.approx(1.0, abs=1e-6)
+        assert store.check() == []  # type: ignore[attr-defined]
+
+        # compact() rewrites the older rows as new ones are written: they read back the same.
+        assert store.compact()["passages_rewritten"] == 2  # NORMANS and ROLLO
+        assert store.compact()["passages_rewritten"] == 0
+        store.save_vectors()
+        (pid, _), *_ = store.dense_search(vector_of(ROLLO), 1)
+        (recoded,) = store.passages([pid])[pid].sentence_vectors
+        assert store.passages([pid])[pid].text == ROLLO
+        assert float(recoded @ vector_of(ROLLO)) > 0.99
         assert store.check() == []  # type: ignore[attr-defined]
     finally:
         store.close()

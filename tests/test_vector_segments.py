@@ -23,7 +23,7 @@ from index.models import Filters
 from index.records import WriteBatch
 from index.store import faiss_vectors, vector_segments
 from index.store.faiss_vectors import FaissVectors
-from index.store.sqlite_faiss import SqliteFaissStore
+from index.store.sqlite_faiss import SqliteFaissStore, passage_vector
 from index.store.vector_segments import Manifest, newest_manifest
 from tests.test_store_contract import DIM, MODEL, record, vector_of
 
@@ -127,7 +127,9 @@ def inverted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SqliteFaissStor
 def _catalog_vectors(store: SqliteFaissStore) -> tuple[np.ndarray, np.ndarray]:
     rows = store.db.execute("SELECT id, vector FROM passages ORDER BY id").fetchall()
     ids = np.asarray([pid for pid, _ in rows], dtype=np.int64)
-    return ids, np.stack([np.frombuffer(blob, np.float32) for _, blob in rows])
+    dim = store.dim()
+    assert dim is not None
+    return ids, np.stack([passage_vector(blob, dim) for _, blob in rows])
 
 
 def test_past_ann_from_the_view_is_inverted_lists_and_finds_the_top_k(
@@ -145,7 +147,7 @@ def test_past_ann_from_the_view_is_inverted_lists_and_finds_the_top_k(
             for q in questions
         ]
         assert sum(found) / (10 * len(questions)) >= 0.95
-        # Scores are the catalog's float32 cosines, best first.
+        # Scores are the catalog's cosines, best first.
         for pid, score in store.dense_search(questions[0], 10):
             assert score == pytest.approx(float(vectors[ids == pid][0] @ questions[0]), abs=1e-6)
     finally:

@@ -130,6 +130,10 @@ class Store(Protocol):
     def check(self) -> list[str]:
         """Consistency problems of the index, one line each; none: []."""
 
+    def compact(self) -> dict[str, Any]:
+        """Rewrite what older versions wrote in today's formats and give back the room they
+        took, where the store can (writer only); what was done, as counts."""
+
     # -- reads
     def dense_search(
         self, vector: np.ndarray, k: int, filters: Filters | None = None

@@ -23,6 +23,7 @@ of at most POOL_SIZE, so many server threads (and processes) do not exhaust the 
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import threading
@@ -62,6 +63,7 @@ except ImportError as missing:  # pragma: no cover - depends on the install
 T = TypeVar("T")
 
 SCHEMA = "riverbed"
+COMPACT_PAGE = 4096  # passages rewritten a transaction at a time by compact()
 WRITE_ATTEMPTS = 5
 POOL_SIZE = 8  # connections per open store
 SCHEMA_LOCK = 7_286_310_001  # advisory lock ids: creating the schema, binding the model
@@ -762,6 +764,40 @@ class PostgresStore(StoreBase):
         """Consistency problems, one line each (none: []); see postgres_check.py."""
         with self._snapshot() as conn:
             return catalog_problems(conn, DIALECT, self.dim(), self._terms)
+
+    # -- compacting --------------------------------------------------------------------------
+
+    def compact(self) -> dict[str, Any]:
+        """Rewrite the sentence vectors that older versions wrote (float16, 8-bit codes) as new
+        ones are written, a page at a time. Passage vectors stay pgvector's; the room given up
+        is Postgres's to reuse (autovacuum, or `VACUUM FULL` by its administrator)."""
+        dim = self.dim()
+        if dim is None:
+            return {"passages_rewritten": 0}
+        written = sentence_codes.written_format(dim)
+        rewritten, last = 0, 0
+        while ids := self._retrying(functools.partial(self._recode_page, after=last, dim=dim)):
+            rewritten, last = rewritten + len(ids), ids[-1]
+        return {"passages_rewritten": rewritten, "sentence_format": written}
+
+    def _recode_page(self, conn: psycopg.Connection, after: int, dim: int) -> list[int]:
+        """The next page of passages after id `after` whose sentence vectors are in an older
+        format, rewritten in the written one; their ids."""
+        written = sentence_codes.written_format(dim)
+        rows = conn.execute(
+            "SELECT id, sentence_vectors, sentence_bits FROM passages WHERE id > %s"
+            " AND sentence_bits != %s ORDER BY id LIMIT %s FOR UPDATE",
+            (after, written, COMPACT_PAGE),
+        ).fetchall()
+        decoded = sentence_codes.decode([(bytes(row[1]), row[2]) for row in rows], dim)
+        conn.cursor().executemany(
+            "UPDATE passages SET sentence_vectors = %s, sentence_bits = %s WHERE id = %s",
+            [
+                (*sentence_codes.encode(vectors, written), row[0])
+                for row, vectors in zip(rows, decoded, strict=True)
+            ],
+        )
+        return [row[0] for row in rows]
 
     # -- runs --------------------------------------------------------------------------------
 

@@ -80,7 +80,8 @@ def vector_problems(
     """The saved vector file (not the copy a process holds), caught up, against the passages."""
     problems = []
     bad_width = db.execute(
-        "SELECT COUNT(*) FROM passages WHERE length(vector) != ?", (dim * 4,)
+        "SELECT COUNT(*) FROM passages WHERE length(vector) NOT IN (?, ?)",
+        (dim * 2, dim * 4),  # float16 as written now, float32 as before
     ).fetchone()[0]
     if bad_width:
         problems.append(f"{bad_width} passage vector(s) are not {dim}-dimensional")

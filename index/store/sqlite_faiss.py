@@ -34,6 +34,12 @@ from index.store.vector_segments import manifests, save_segments
 
 CATALOG = "catalog.sqlite"
 MMAP_BYTES = 1 << 30
+# A new catalog's page size. A passage row (text, vectors, sentence codes: 3-6 KB) does not fit
+# a 4 KB page well: rows spill to overflow pages and leave a quarter of the leaf pages unused. In
+# 64 KB pages a dozen rows share a page (docs/scale.md: page sizes measured).
+PAGE_SIZE = 65_536
+PASSAGE_VECTOR = np.float16  # how passage vectors are written (float32 before: both are read)
+COMPACT_PAGE = 4096  # passages rewritten a transaction at a time by compact()
 CHANGE_LOG_KEEP = 1000  # generations of change log kept behind the saved vector file
 BM25_IN_BACKGROUND_FROM = 50_000  # passages from which warm() reads BM25's postings apart
 
@@ -144,15 +150,24 @@ def _statements(script: str) -> Iterator[str]:
         raise ValueError(f"incomplete SQL statement: {statement.strip()[:60]}")
 
 
-def _decode_passages(rows: list[Sequence[Any]]) -> list[tuple[list[Span], np.ndarray, np.ndarray]]:
+def passage_vector(blob: bytes, dim: int) -> np.ndarray:
+    """A passage's vector as the catalog holds it: float16, as written now (what the inverted
+    lists and every score already read: docs/scale.md), or float32, as written before."""
+    if len(blob) == 2 * dim:
+        return sentence_codes.float16_to_float32(blob)
+    return np.frombuffer(blob, dtype=np.float32)
+
+
+def _decode_passages(
+    rows: list[Sequence[Any]], dim: int
+) -> list[tuple[list[Span], np.ndarray, np.ndarray]]:
     """Every passage's sentence spans and vectors decoded in one go, then handed out by row."""
     if not rows:
         return []
     spans = json.loads("[" + ",".join(row[2] for row in rows) + "]")  # one parse for all
-    dim = len(rows[0][4]) // 4
     sentence_vectors = sentence_codes.decode([(row[3], row[5]) for row in rows], dim)
     return [
-        ([tuple(span) for span in sentences], vectors, np.frombuffer(row[4], dtype=np.float32))
+        ([tuple(span) for span in sentences], vectors, passage_vector(row[4], dim))
         for row, sentences, vectors in zip(rows, spans, sentence_vectors, strict=True)
     ]
 
@@ -182,9 +197,12 @@ class SqliteFaissStore(StoreBase):
             raise damaged(self.path, "empty, beside saved vectors")
         data_dir.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []  # every thread's, for close()
+        self._connections_lock = threading.Lock()
         self._writer_lock: FileLock | None = None
         self._vectors: FaissVectors | None = None
         self._vectors_lock = threading.Lock()
+        self._dim: int | None = None  # the vectors' width, once asked (see _vector_dim)
         # Passages per query term, valid for one generation of the catalog (see
         # term_document_counts): {"generation": g, "total": n, "terms": {term: count}}.
         self._term_counts: dict[str, Any] = {"generation": None}
@@ -200,7 +218,15 @@ class SqliteFaissStore(StoreBase):
     def db(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            # One a thread (a query's lexical side runs on a thread of its own); not bound to
+            # it only so that close() can close them all.
+            connection = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            with self._connections_lock:
+                self._connections.append(connection)
+            if connection.execute("PRAGMA page_count").fetchone()[0] == 0:
+                connection.execute(f"PRAGMA page_size={PAGE_SIZE}")  # new: before WAL fixes it
             connection.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit is on the disk when it returns (WAL synced at each commit), so a
             # power loss never takes back a generation the vector files were saved at.
@@ -268,10 +294,12 @@ class SqliteFaissStore(StoreBase):
         return row[0] if row else None
 
     def close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
+        """Close every thread's connection, and release the writer lock if held."""
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+            self._local = threading.local()
+        for connection in connections:
             connection.close()
-            self._local.connection = None
         self.release_writer()
 
     # -- the writer lock -----------------------------------------------------------------------
@@ -457,7 +485,7 @@ class SqliteFaissStore(StoreBase):
                         chunk.text_hash,
                         chunk.text,
                         chunk.n_tokens,
-                        _blob(chunk.vector, np.float32),
+                        _blob(chunk.vector, PASSAGE_VECTOR),
                         json.dumps(chunk.sentences),
                         *sentence_codes.encode(chunk.sentence_vectors),
                     ),
@@ -522,11 +550,12 @@ class SqliteFaissStore(StoreBase):
             )
 
     def _vectors_of(self, passage_ids: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+        dim = self._vector_dim()
         for pid, blob in self._passage_column("vector", passage_ids):
-            yield pid, np.frombuffer(blob, dtype=np.float32)
+            yield pid, passage_vector(blob, dim)
 
     def _all_vectors(self, page: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        last = 0
+        dim, last = self._vector_dim(), 0
         while True:
             rows = self.db.execute(
                 "SELECT id, vector FROM passages WHERE id > ? ORDER BY id LIMIT ?", (last, page)
@@ -535,9 +564,17 @@ class SqliteFaissStore(StoreBase):
                 return
             yield (
                 np.asarray([r[0] for r in rows], dtype=np.int64),
-                np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]),
+                np.stack([passage_vector(r[1], dim) for r in rows]),
             )
             last = rows[-1][0]
+
+    def _vector_dim(self) -> int:
+        """The vectors' width (bound with the model, never changed after: asked once)."""
+        if self._dim is None:
+            self._dim = self.dim()
+            if self._dim is None:
+                raise StoreError("this index has no model bound yet")
+        return self._dim
 
     def vectors(self) -> FaissVectors:
         """The FAISS index, caught up with every committed write."""
@@ -714,7 +751,12 @@ class SqliteFaissStore(StoreBase):
 
     def passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]:
         with self._snapshot() as db:
-            return catalog_sql.read_passages(passage_ids, db.execute, DIALECT, _decode_passages)
+            return catalog_sql.read_passages(passage_ids, db.execute, DIALECT, self._decoded)
+
+    def _decoded(
+        self, rows: list[Sequence[Any]]
+    ) -> list[tuple[list[Span], np.ndarray, np.ndarray]]:
+        return _decode_passages(rows, self._vector_dim()) if rows else []
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
         row = self.db.execute(catalog_sql.select_document(DIALECT), (doc_id,)).fetchone()
@@ -743,6 +785,68 @@ class SqliteFaissStore(StoreBase):
             }
         stats["bytes"] = sum(p.stat().st_size for p in self.data_dir.rglob("*") if p.is_file())
         return stats
+
+    # -- compacting --------------------------------------------------------------------------
+
+    def compact(self) -> dict[str, Any]:
+        """Rewrite the passages that older versions wrote (float32 passage vectors, float16 or
+        8-bit sentence vectors) as new ones are written, a page at a time, then give the
+        catalog's unused room back to the disk: VACUUM, into PAGE_SIZE pages unless another
+        process has the catalog open (then its page size stays). Writer only; the vector files
+        catch up at the next save."""
+        dim = self._vector_dim()
+        vector_bytes = dim * np.dtype(PASSAGE_VECTOR).itemsize
+        sentence_format = sentence_codes.written_format(dim)
+        before, rewritten, last = self.path.stat().st_size, 0, 0
+        while True:
+            with self._transaction() as db:
+                rows = db.execute(
+                    "SELECT id, vector, sentence_vectors, sentence_bits FROM passages WHERE id > ?"
+                    " AND (sentence_bits != ? OR length(vector) != ?) ORDER BY id LIMIT ?",
+                    (last, sentence_format, vector_bytes, COMPACT_PAGE),
+                ).fetchall()
+                if not rows:
+                    break
+                sentences = sentence_codes.decode([(row[2], row[3]) for row in rows], dim)
+                db.executemany(
+                    "UPDATE passages SET vector = ?, sentence_vectors = ?, sentence_bits = ?"
+                    " WHERE id = ?",
+                    [
+                        (
+                            _blob(passage_vector(row[1], dim), PASSAGE_VECTOR),
+                            *sentence_codes.encode(vectors, sentence_format),
+                            row[0],
+                        )
+                        for row, vectors in zip(rows, sentences, strict=True)
+                    ],
+                )
+                self._bump_generation(db, {row[0] for row in rows if len(row[1]) != vector_bytes})
+            rewritten += len(rows)
+            last = rows[-1][0]
+        page_size = self._vacuum()
+        return {
+            "passages_rewritten": rewritten,
+            "catalog_bytes_before": before,
+            "catalog_bytes_after": self.path.stat().st_size,
+            "page_size": page_size,
+        }
+
+    def _vacuum(self) -> int:
+        """VACUUM the catalog, into PAGE_SIZE pages if it can leave WAL mode for it (no other
+        process has it open); its page size after."""
+        db = self.db
+        try:
+            alone = db.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+        except sqlite3.OperationalError:  # "database is locked": another connection has it
+            alone = False
+        try:
+            if alone:
+                db.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            db.execute("VACUUM")
+        finally:
+            if alone:
+                db.execute("PRAGMA journal_mode=WAL")
+        return int(db.execute("PRAGMA page_size").fetchone()[0])
 
     # -- runs --------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import click
 from riverbed.cli.common import global_options
 from riverbed.cli.evaluate import evaluate_command
 from riverbed.cli.ingest import ingest
-from riverbed.cli.maintain import check, delete, runs, stats
+from riverbed.cli.maintain import check, compact, delete, runs, stats
 from riverbed.cli.mcp import mcp
 from riverbed.cli.schedule import schedule
 from riverbed.cli.search import ask
@@ -37,6 +37,18 @@ def main() -> None:
 
 
 main.params[:0] = global_options()
-for command in (ingest, ask, stats, delete, check, runs, mcp, schedule, serve, evaluate_command):
+for command in (
+    ingest,
+    ask,
+    stats,
+    delete,
+    check,
+    compact,
+    runs,
+    mcp,
+    schedule,
+    serve,
+    evaluate_command,
+):
     command.params.extend(global_options())
     main.add_command(command)

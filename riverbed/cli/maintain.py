@@ -1,4 +1,4 @@
-"""Looking after the index: `riverbed stats`, `runs`, `check` and `delete`."""
+"""Looking after the index: `riverbed stats`, `runs`, `check`, `compact` and `delete`."""
 
 from __future__ import annotations
 
@@ -87,6 +87,37 @@ def check(ctx: click.Context, as_json: bool) -> None:
             click.echo("ok: catalog, full-text index and vectors agree")
     if problems:
         ctx.exit(1)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@click.pass_context
+@friendly_errors
+def compact(ctx: click.Context, as_json: bool) -> None:
+    """Rewrite what older versions wrote in today's smaller formats, and give the catalog's
+    unused room back to the disk (docs/scale.md). Stop servers reading the index first to
+    change its page size too.
+
+    \b
+    Example:
+      riverbed compact
+    """
+    from pipeline.writer import open_writer
+
+    with open_writer(settings_from(ctx), wait=True, create=False) as writer:
+        done = writer.store.compact()
+        writer.store.save_vectors()
+    if as_json:
+        from riverbed.cli.output import emit_json
+
+        emit_json(done)
+        return
+    line = f"compacted: {done['passages_rewritten']:,} passages rewritten in today's formats"
+    if "catalog_bytes_after" in done:
+        before, after = done["catalog_bytes_before"], done["catalog_bytes_after"]
+        line += f"; catalog {before / 1e6:,.1f} MB -> {after / 1e6:,.1f} MB"
+        line += f" in {done['page_size'] // 1024} KB pages"
+    click.echo(line)
 
 
 @click.command()
