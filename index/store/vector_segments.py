@@ -15,7 +15,8 @@ of reading every vector back from SQLite. A save costs what changed since the la
   renamed into place, so a crash at any moment leaves the previous manifest whole.
 
 Saving appends one segment of the passages changed since the newest manifest (read from the
-catalog's change log) and merges the newest segments while the older of the last two is no more
+catalog's change log; when they are REWRITE_SHARE of the index or more, as after `riverbed
+compact`, it writes every vector anew instead of tombstones over the old ones) and merges the newest segments while the older of the last two is no more
 than MERGE_RATIO times the newer: segment sizes stay roughly geometric, so there are O(log n)
 of them and each vector is rewritten O(log n) times over its life, as in an LSM tree. Files of
 the newest two manifests are kept (a reader may be opening the previous one); older ones go.
@@ -56,6 +57,7 @@ TRAIN_PER_LIST = 40  # k-means sample: this many vectors per list
 TRAIN_ITERATIONS = 10
 RETRAIN_GROWTH = 4
 MERGE_RATIO = 2
+REWRITE_SHARE = 0.5  # a save that changes this share of the passages writes them all anew
 PAGE = 65_536  # vectors read, converted or written at a time
 READ_PAGE = 4_096  # records read from a segment file or the catalog at a time (3-6 MB)
 
@@ -454,7 +456,13 @@ def save_segments(
     if manifest is not None and manifest.generation == generation and trained is None:
         return publish(directory, manifest)
     touched = changes_since(manifest.generation) if manifest is not None else None
-    if manifest is None or touched is None or trained is not None or layout != manifest.layout:
+    if (
+        manifest is None
+        or touched is None
+        or len(touched) >= REWRITE_SHARE * count  # cheaper whole than as tombstones over it
+        or trained is not None
+        or layout != manifest.layout
+    ):
         return publish(
             directory, _rewrite(directory, dim, generation, layout, manifest, trained, all_vectors)
         )

@@ -1,0 +1,77 @@
+"""The scale indexes' disk in today's formats: `python -m bench.compacted`.
+
+b_million's cached indexes (bench/.cache/million-<size>) were written by whichever version built
+them, and rebuilding the largest takes hours. Here each is copied to a scratch folder of the cache,
+measured (b_million's `disk`), compacted with `riverbed compact` (a fresh process, the fake
+encoder's CLI: compacting runs no model), and measured again: bytes per passage on disk, as the
+index would hold them had it been written by this version. The copy is removed after.
+
+RIVERBED_BENCH_SIZES picks the sizes (default "100000"); each must be built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.b_million import disk
+from bench.corpora import CACHE, ROOT, clean_env
+from bench.figures import save
+from index.store.sqlite_faiss import SqliteFaissStore
+
+
+def measured(data_dir: Path) -> dict[str, float]:
+    store = SqliteFaissStore(data_dir, create=False)
+    try:
+        return disk(store)
+    finally:
+        store.close()
+
+
+def compacted(size: int) -> dict[str, object]:
+    built = CACHE / f"million-{size}" / "data"
+    scratch = CACHE / f"compacted-{size}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.copytree(built, scratch, ignore=shutil.ignore_patterns("*.lock"))
+    try:
+        before = measured(scratch)
+        command = [sys.executable, "-m", "riverbed.testing", "--data-dir", str(scratch)]
+        started = time.perf_counter()
+        done = subprocess.run(
+            [*command, "compact", "--json"], cwd=ROOT, env=clean_env(), capture_output=True
+        )
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"compact failed: {done.stderr.decode()[-2000:]}")
+        return {
+            "size": size,
+            "before": before,
+            "compact": json.loads(done.stdout),
+            "compact_s": round(seconds, 1),
+            "after": measured(scratch),
+        }
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main() -> int:
+    sizes = [int(s) for s in os.environ.get("RIVERBED_BENCH_SIZES", "100000").split(",")]
+    missing = [
+        s for s in sizes if not (CACHE / f"million-{s}" / "data" / "catalog.sqlite").is_file()
+    ]
+    if missing:
+        print(f"not built (python -m bench million): {', '.join(map(str, missing))}")
+        return 2
+    figures = {str(size): compacted(size) for size in sizes}
+    print(json.dumps(figures, indent=1))
+    save("compacted", figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
