@@ -67,10 +67,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 3 MB tmpfs: room for part of the corpus."""
+    """A 6 MB tmpfs: room for part of the corpus (an empty catalog takes ~2 MB in 64 KB pages)."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)])
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)])
     if made.returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
