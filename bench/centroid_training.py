@@ -34,6 +34,7 @@ from index.store import vector_segments
 from index.store.faiss_vectors import FaissVectors, _filled, _inverted
 from index.store.kmeans import SEED, spherical_kmeans
 from index.store.sqlite_faiss import SqliteFaissStore
+from index.store.vector_segments import codes_of
 from riverbed.testing.encoder import _bag
 
 
@@ -99,7 +100,7 @@ def stall(store: SqliteFaissStore) -> dict[str, float]:
 
 
 def recall(store: SqliteFaissStore, centroids: np.ndarray, exact: list[set[int]]) -> float:
-    index, _ = _filled(_inverted(centroids), store._all_vectors())
+    index, _ = _filled(_inverted(centroids, codes_of("ivf")), store._all_vectors())
     with folder() as directory:
         view = FaissVectors(directory, store.dim() or 0)
         view._use(index, "ivf", 0)

@@ -154,6 +154,43 @@ def test_past_ann_from_the_view_is_inverted_lists_and_finds_the_top_k(
         store.close()
 
 
+def test_inverted_lists_hold_8_bit_codes_and_float16_ones_written_before_are_rewritten_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lists hold a byte a component; files written in float16 codes load and search as
+    they are, and the next save writes them again in today's codes."""
+    monkeypatch.setattr(vector_segments, "ANN_FROM", 600)
+    monkeypatch.setattr(faiss_vectors, "PROBED_SHARE", 0.25)
+    with monkeypatch.context() as before:
+        before.setattr(vector_segments, "INVERTED_CODES", "float16")
+        store = _store(tmp_path, 300)
+        store.save_vectors()
+    try:
+        old = _manifest(store)
+        assert (old.layout, old.codes) == ("ivf", "float16")
+        questions = [vector_of(f"topic {n % 7} note {n}") for n in range(0, 300, 30)]
+        loaded = FaissVectors(store.data_dir, DIM)
+        assert loaded.codes == "float16"
+        found_before = [store.dense_search(q, 10) for q in questions]
+
+        store.write(WriteBatch(upserts=[record("late", _paragraphs(301))]))
+        store.save_vectors()  # the codes differ from today's: every record anew, in 8 bits
+        new = _manifest(store)
+        assert (new.layout, new.codes, len(new.segments)) == ("ivf", "uint8", 1)
+        (segment,) = new.segments
+        records = np.load(store.data_dir / segment.name)
+        assert records["vector"].dtype == np.uint8 and records["vector"].shape[1] == DIM
+        assert _reopened_ids(store) == _catalog_ids(store)
+        assert FaissVectors(store.data_dir, DIM).codes == "uint8"
+        assert store.check() == []
+        # The candidates come from the codes, the scores from the catalog: the same answers.
+        found_after = [store.dense_search(q, 10) for q in questions]
+        for before_q, after_q in zip(found_before, found_after, strict=True):
+            assert len(set(dict(before_q)) & set(dict(after_q))) >= 9
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("share", [0.003, 0.05, 0.5])
 def test_a_filtered_inverted_search_is_the_exact_top_k_of_what_passes(
     inverted: SqliteFaissStore, share: float

@@ -14,10 +14,11 @@ Two layouts, chosen by the files (vector_segments.ANN_FROM):
   passages it never did). The copy is split in shards by id, one per core (up to SCAN_SHARDS),
   scanned side by side: a scan is bound by one core's memory bandwidth, and the other cores are
   idle by then (a search's lexical side is done).
-- `ivf`: an inverted file (FAISS IndexIVFScalarQuantizer: float16 codes, and a hash table from
-  id to code, so a removal costs what it removes). A search probes the PROBED_SHARE of lists whose
+- `ivf`: an inverted file (FAISS IndexIVFScalarQuantizer: 8-bit codes over [-1, 1], or float16
+  ones in files written before; and a hash table from id to code, so a removal costs what it
+  removes). A search probes the PROBED_SHARE of lists whose
   centroids are nearest the question for 2 k + SCAN_MARGIN candidates, then scores those on the
-  catalog's float32 vectors; no float32 copy is held (at a million passages it would be 1.5 GB).
+  catalog's vectors; no full-precision copy is held (at a million passages it would be 1.5 GB).
   A filter is applied while probing, with more lists probed the fewer passages it lets through;
   when that would read more vectors than the filter allows, or the probe finds fewer than asked,
   the allowed vectors themselves are scanned: the top k among the passages that pass, never
@@ -43,11 +44,13 @@ from index.store.vector_segments import (
     Manifest,
     Pages,
     centroids_for,
+    codes_of,
     live_pages,
     manifests,
     newest_manifest,
     read_centroids,
     readable_manifests,
+    uint8_quantizer,
 )
 
 SCAN_MARGIN = 16  # a search scores 2 k + this many candidates exactly
@@ -76,6 +79,7 @@ class FaissVectors:
         self.index: faiss.Index = _flat(dim)
         self._scanned: list[faiss.IndexIDMap2] | None = None  # flat: float16 shards, once searched
         self._centroids: str | None = None  # ivf: the file of the centroids in use
+        self._codes = "float32"  # how the index holds vectors (vector_segments.CODE_TYPES)
         self._trained_at = 0
         self._present = np.zeros(0, dtype=bool)  # ivf: passage id -> held
         self._seen_manifest: str | None = None  # the newest manifest's name at the last look
@@ -97,11 +101,12 @@ class FaissVectors:
             self._use(index, "flat", manifest.generation)
         else:
             centroids = read_centroids(self.directory, manifest)
-            index = _inverted(centroids, mapped=False)
+            index = _inverted(centroids, manifest.codes, mapped=False)
             for page in live_pages(self.directory, manifest):
                 _add_codes(index, page)
             index.set_direct_map_type(faiss.DirectMap.Hashtable)
             self._use(index, "ivf", manifest.generation, manifest.centroids, manifest.trained_at)
+            self._codes = manifest.codes
 
     def _use(
         self,
@@ -114,6 +119,7 @@ class FaissVectors:
         self.index, self.layout, self.generation = index, layout, generation
         self._scanned = None
         self._centroids, self._trained_at = centroids, trained_at
+        self._codes = codes_of(layout)
         self._present = np.zeros(0, dtype=bool)
         if layout == "ivf":
             self._mark(self.ids(), True)
@@ -207,7 +213,8 @@ class FaissVectors:
         if (
             manifest is not None
             and manifest.generation > self.generation
-            and (manifest.layout, manifest.centroids) != (self.layout, self._centroids)
+            and (manifest.layout, manifest.centroids, manifest.codes)
+            != (self.layout, self._centroids, self._codes)
         ):
             with contextlib.suppress(OSError, ValueError, RuntimeError):
                 self._load(manifest)  # if it fails, what is held is caught up from the log
@@ -242,7 +249,7 @@ class FaissVectors:
         if manifest is not None and manifest.layout == "ivf":
             centroids = read_centroids(self.directory, manifest)
             if centroids is not None:
-                index, count = _filled(_inverted(centroids), all_vectors())
+                index, count = _filled(_inverted(centroids, codes_of("ivf")), all_vectors())
                 if count >= vector_segments.ANN_FROM:
                     name, trained = manifest.centroids, manifest.trained_at
                     self._use(index, "ivf", self.generation, name, trained)
@@ -253,9 +260,8 @@ class FaissVectors:
             self._use(index, "flat", self.generation)
             return
         del index  # past ANN_FROM: counted only, since the sample needs the count
-        index, _ = _filled(
-            _inverted(centroids_for(self.directory, self.dim, all_vectors, count)), all_vectors()
-        )
+        centroids = centroids_for(self.directory, self.dim, all_vectors, count)
+        index, _ = _filled(_inverted(centroids, codes_of("ivf")), all_vectors())
         self._use(index, "ivf", self.generation, None, count)
 
     # -- searching -----------------------------------------------------------------------------
@@ -268,8 +274,8 @@ class FaissVectors:
         exact_vectors: VectorsOf | None = None,
     ) -> list[tuple[int, float]]:
         """The `k` passages nearest `vector` among `allowed` (all when None), best first, ties
-        by id. `exact_vectors` reads float32 vectors by id for the final scores (the inverted
-        lists hold float16 ones); without it those are used."""
+        by id. `exact_vectors` reads the catalog's vectors by id for the final scores (the
+        inverted lists hold codes); without it the codes are."""
         # One question is one row: OpenMP's threads only add start-up and contention (a 15k-vector
         # search on a busy 2-core machine: ~50 ms with 2 threads, ~1.5 ms with 1). The setting
         # belongs to the calling thread (libgomp), so each searching thread makes it itself.
@@ -358,27 +364,39 @@ class FaissVectors:
     def count(self) -> int:
         return int(self.index.ntotal)
 
+    @property
+    def codes(self) -> str:
+        """How the index holds vectors: float32 (flat), float16 or uint8 (inverted lists)."""
+        return self._codes
+
 
 def _flat(dim: int) -> faiss.IndexIDMap2:
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
 
-def _inverted(centroids: np.ndarray, mapped: bool = True) -> faiss.IndexIVFScalarQuantizer:
-    """Empty inverted lists over `centroids` whose codes are the vectors in float16 (not
-    their residuals), so a segment's records are codes as they are; `mapped`: with the
-    hash table from id to code already (else set once the lists are filled)."""
+def _inverted(
+    centroids: np.ndarray, codes: str, mapped: bool = True
+) -> faiss.IndexIVFScalarQuantizer:
+    """Empty inverted lists over `centroids` whose codes are the vectors (not their
+    residuals) as `codes` says, float16 or 8-bit (vector_segments.INVERTED_CODES), so a
+    segment's records are codes as they are; `mapped`: with the hash table from id to code
+    already (else set once the lists are filled)."""
     quantizer = faiss.IndexFlatIP(centroids.shape[1])
     quantizer.add(np.ascontiguousarray(centroids, dtype=np.float32))
     index = faiss.IndexIVFScalarQuantizer(
         quantizer,
         centroids.shape[1],
         len(centroids),
-        faiss.ScalarQuantizer.QT_fp16,
+        faiss.ScalarQuantizer.QT_fp16
+        if codes == "float16"
+        else faiss.ScalarQuantizer.QT_8bit_uniform,
         faiss.METRIC_INNER_PRODUCT,
         False,  # by_residual
     )
+    if codes == "uint8":
+        index.sq = uint8_quantizer(centroids.shape[1])  # over [-1, 1]: nothing to train
     index.referenced_objects = [quantizer]  # the index only points at it: keep it alive
-    index.is_trained = True  # float16 codes need no training; the centroids are given
+    index.is_trained = True  # no codes need training here; the centroids are given
     if mapped:
         index.set_direct_map_type(faiss.DirectMap.Hashtable)
     return index
@@ -404,8 +422,8 @@ def _filled(
 
 
 def _add_codes(index: faiss.IndexIVF, records: np.ndarray) -> None:
-    """Put a segment's records into their lists as they are: their float16 vectors are the
-    codes (no conversion, no encoding). The id-to-code map is the caller's to set after."""
+    """Put a segment's records into their lists as they are: their vectors are the codes
+    (no conversion, no encoding). The id-to-code map is the caller's to set after."""
     order = np.argsort(records["list"], kind="stable")
     lists = records["list"][order]
     ids = np.ascontiguousarray(records["id"][order])

@@ -22,9 +22,9 @@ of them and each vector is rewritten O(log n) times over its life, as in an LSM 
 the newest two manifests are kept (a reader may be opening the previous one); older ones go.
 
 Below ANN_FROM passages the layout is `flat`: float32 vectors, scanned exactly. From ANN_FROM on
-it is `ivf`: float16 vectors, each in the inverted list of its nearest centroid (k-means on a
-sample of the catalog, LISTS_PER_ROOT * sqrt(n) lists), searched by probing the lists nearest a
-question (faiss_vectors.py). The centroids are trained again, and every vector rewritten, when
+it is `ivf`: 8-bit codes of the vectors (INVERTED_CODES), each in the inverted list of its
+nearest centroid (k-means on a sample of the catalog, LISTS_PER_ROOT * sqrt(n) lists), searched
+by probing the lists nearest a question (faiss_vectors.py). The centroids are trained again, and every vector rewritten, when
 the index has grown RETRAIN_GROWTH times since they were; back below ANN_FROM / 2 it is flat
 again. Each change of layout rewrites everything once; growth is geometric, so that is O(1)
 per vector.
@@ -43,6 +43,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -68,9 +69,39 @@ DEAD = np.dtype([("id", "<i8"), ("before", "<i8")])
 Pages = Iterable[tuple[np.ndarray, np.ndarray]]  # (ids, float32 vectors)
 
 
-def record_type(dim: int, layout: str) -> np.dtype:
-    vector = "<f4" if layout == "flat" else "<f2"
-    return np.dtype([("id", "<i8"), ("list", "<i4"), ("vector", vector, (dim,))])
+# How the inverted lists hold vectors: 8-bit codes over [-1, 1] (FAISS's uniform scalar
+# quantizer: every component of a unit vector lies there, so nothing is clipped and nothing is
+# trained), written now; float16, as written before (a manifest that does not say). A search
+# scores its candidates again on the catalog's vectors, so codes only choose the candidates.
+INVERTED_CODES = "uint8"
+CODE_TYPES = {"float32": "<f4", "float16": "<f2", "uint8": "u1"}
+
+
+def record_type(dim: int, codes: str) -> np.dtype:
+    return np.dtype([("id", "<i8"), ("list", "<i4"), ("vector", CODE_TYPES[codes], (dim,))])
+
+
+def codes_of(layout: str) -> str:
+    """The codes a new manifest of `layout` holds: float32 when flat."""
+    return "float32" if layout == "flat" else INVERTED_CODES
+
+
+@lru_cache(maxsize=8)
+def uint8_quantizer(dim: int) -> faiss.ScalarQuantizer:
+    """FAISS's 8-bit uniform scalar quantizer over [-1, 1], for `dim` components."""
+    quantizer = faiss.ScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit_uniform)
+    quantizer.trained = faiss.Float32Vector()
+    for value in (-1.0, 2.0):  # vmin, vdiff
+        quantizer.trained.push_back(value)
+    return quantizer
+
+
+def encoded(vectors: np.ndarray, codes: str) -> np.ndarray:
+    """float32 `vectors` as the records of manifests holding `codes` keep them."""
+    if codes != "uint8":
+        return vectors
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    return uint8_quantizer(vectors.shape[1]).compute_codes(vectors)
 
 
 @dataclass(frozen=True)
@@ -85,6 +116,7 @@ class Manifest:
     generation: int
     dim: int
     layout: str  # "flat" or "ivf"
+    codes: str = "float16"  # how its records hold vectors (CODE_TYPES; float16 if unsaid)
     segments: tuple[Segment, ...] = ()
     dead: str | None = None  # the tombstones' file
     centroids: str | None = None  # ivf: the centroids' file
@@ -107,6 +139,7 @@ class Manifest:
             "generation": self.generation,
             "dim": self.dim,
             "layout": self.layout,
+            "codes": self.codes,
             "segments": [[s.name, s.seq, s.count] for s in self.segments],
             "dead": self.dead,
             "centroids": self.centroids,
@@ -122,9 +155,10 @@ class Manifest:
         segments = tuple(Segment(name, seq, count) for name, seq, count in fields.pop("segments"))
         fields.setdefault("top_id", UNKNOWN_TOP_ID)
         fields.setdefault("checksums", {})  # saved before files had checksums
+        fields.setdefault("codes", "float32" if fields.get("layout") == "flat" else "float16")
         manifest = cls(segments=segments, path=path, **fields)
         missing = [name for name in manifest.files() if not (path.parent / name).is_file()]
-        if missing or manifest.layout not in ("flat", "ivf"):
+        if missing or manifest.layout not in ("flat", "ivf") or manifest.codes not in CODE_TYPES:
             raise ValueError(f"{path.name} names missing files: {', '.join(missing)}")
         return manifest
 
@@ -283,13 +317,13 @@ def _write_array(directory: Path, prefix: str, array: np.ndarray) -> str:
 
 
 def write_segment(
-    directory: Path, seq: int, dim: int, layout: str, pages: Iterable[np.ndarray]
+    directory: Path, seq: int, dim: int, codes: str, pages: Iterable[np.ndarray]
 ) -> Segment:
     """A segment of the records in `pages`, written page by page through a temporary file:
     nothing but a page is held, and the file is written, not mapped (the dirty pages of a
     mapping count in the process's resident set). The header is written again at the end with
     the number of records, in place: NumPy leaves room in it for the length to grow."""
-    kind = record_type(dim, layout)
+    kind = record_type(dim, codes)
     name = f"vectors-seg-{seq:012d}-{secrets.token_hex(6)}.npy"
     temporary = _temporary(directory, ".npy")
     try:
@@ -315,12 +349,12 @@ def _write_header(handle: BinaryIO, kind: np.dtype, count: int) -> None:
 
 
 def records_of(
-    ids: np.ndarray, vectors: np.ndarray, layout: str, centroids: np.ndarray | None
+    ids: np.ndarray, vectors: np.ndarray, codes: str, centroids: np.ndarray | None
 ) -> np.ndarray:
-    """Records (id, list, vector) in `layout` of float32 `vectors`."""
-    records = np.zeros(len(ids), record_type(vectors.shape[1], layout))
+    """Records (id, list, vector) of float32 `vectors`, holding them as `codes`."""
+    records = np.zeros(len(ids), record_type(vectors.shape[1], codes))
     records["id"] = ids
-    records["vector"] = vectors
+    records["vector"] = encoded(vectors, codes)
     records["list"] = nearest_lists(centroids, vectors) if centroids is not None else -1
     return records
 
@@ -462,6 +496,7 @@ def save_segments(
         or len(touched) >= REWRITE_SHARE * count  # cheaper whole than as tombstones over it
         or trained is not None
         or layout != manifest.layout
+        or manifest.codes != codes_of(layout)  # written before today's codes: all anew, once
     ):
         return publish(
             directory, _rewrite(directory, dim, generation, layout, manifest, trained, all_vectors)
@@ -471,8 +506,8 @@ def save_segments(
     dead = read_dead(directory, manifest)
     top = _TopId(manifest.top_id)
     if touched:
-        changed_pages = top.records(_vector_pages(touched, vectors_of), layout, centroids)
-        fresh = write_segment(directory, generation, dim, layout, changed_pages)
+        changed_pages = top.records(_vector_pages(touched, vectors_of), manifest.codes, centroids)
+        fresh = write_segment(directory, generation, dim, manifest.codes, changed_pages)
         if fresh.count:
             segments.append(fresh)
         else:
@@ -483,7 +518,7 @@ def save_segments(
     changed = len(stated_before) > 0
     if changed:
         dead = _with_tombstones(dead, stated_before, generation)
-    segments, kept = _merged(directory, dim, layout, segments, dead)
+    segments, kept = _merged(directory, dim, manifest.codes, segments, dead)
     dead_name = manifest.dead
     if changed or len(kept) != len(dead):
         dead_name = _write_array(directory, "vectors-dead", kept) if len(kept) else None
@@ -512,11 +547,19 @@ def _rewrite(
         else:
             centroids = read_centroids(directory, manifest)
             centroids_name, trained_at = manifest.centroids, manifest.trained_at
-    top = _TopId()
-    pages = top.records(all_vectors(), layout, centroids)
-    segment = write_segment(directory, generation, dim, layout, pages)
+    top, codes = _TopId(), codes_of(layout)
+    pages = top.records(all_vectors(), codes, centroids)
+    segment = write_segment(directory, generation, dim, codes, pages)
     return Manifest(
-        generation, dim, layout, (segment,), None, centroids_name, trained_at, top_id=top.value
+        generation,
+        dim,
+        layout,
+        codes,
+        (segment,),
+        None,
+        centroids_name,
+        trained_at,
+        top_id=top.value,
     )
 
 
@@ -589,11 +632,11 @@ class _TopId:
         self.value = value
 
     def records(
-        self, pages: Pages, layout: str, centroids: np.ndarray | None
+        self, pages: Pages, codes: str, centroids: np.ndarray | None
     ) -> Iterator[np.ndarray]:
         for ids, vectors in pages:
             self.value = max(self.value, int(ids.max(initial=0)))
-            yield records_of(ids, vectors, layout, centroids)
+            yield records_of(ids, vectors, codes, centroids)
 
 
 def _vector_pages(
@@ -617,13 +660,13 @@ def _with_tombstones(dead: np.ndarray, ids: np.ndarray, before: int) -> np.ndarr
 
 
 def _merged(
-    directory: Path, dim: int, layout: str, segments: list[Segment], dead: np.ndarray
+    directory: Path, dim: int, codes: str, segments: list[Segment], dead: np.ndarray
 ) -> tuple[list[Segment], np.ndarray]:
     """Merge the newest two segments while the older is at most MERGE_RATIO times the newer;
     drop tombstones that no segment is old enough to hold any more."""
     while len(segments) >= 2 and segments[-2].count <= MERGE_RATIO * segments[-1].count:
         live = live_records(directory, segments[-2:], dead)
-        segments[-2:] = [write_segment(directory, segments[-1].seq, dim, layout, live)]
+        segments[-2:] = [write_segment(directory, segments[-1].seq, dim, codes, live)]
     oldest = min((segment.seq for segment in segments), default=None)
     if oldest is None:
         return segments, dead[:0]
