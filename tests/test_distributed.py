@@ -22,7 +22,7 @@ from index.model import ModelInfo
 from index.query import search
 from index.relevance import UNRELATED
 from index.store.postgres import PostgresStore
-from index.store.sqlite_faiss import SqliteFaissStore
+from index.store.sqlite_faiss import SqliteFaissStore, passage_vector
 from pipeline import ingest
 from pipeline.distributed import _start_ray
 from riverbed.cli import main
@@ -99,7 +99,7 @@ def sqlite_contents(data_dir: Path) -> tuple[dict, dict]:
             for row in db.execute("SELECT id, text, duplicate_of, duplicate_kind FROM documents")
         }
         chunks = {
-            (doc_id, ordinal): (start, end, text, np.frombuffer(vector, dtype=np.float32))
+            (doc_id, ordinal): (start, end, text, passage_vector(vector, 384))
             for doc_id, ordinal, start, end, text, vector in db.execute(
                 'SELECT d.id, c.ordinal, c.start, c."end", p.text, p.vector FROM chunks c'
                 " JOIN documents d ON d.rowid = c.doc_rowid JOIN passages p ON p.id = c.passage_id"

@@ -13,7 +13,7 @@ import pytest
 from index.fold import shingles
 from index.lexical import casefolded_words
 from index.store.sentence_codes import float16_to_float32
-from index.store.sqlite_faiss import SqliteFaissStore
+from index.store.sqlite_faiss import SqliteFaissStore, passage_vector
 from index.word_frequency import zipf_frequency
 from riverbed.settings import Settings
 from riverbed.testing import install
@@ -134,7 +134,7 @@ def test_dense_search_is_the_exact_top_k_through_writes(
         if not rows:
             return []
         ids = np.asarray([pid for pid, _ in rows])
-        scores = np.stack([np.frombuffer(blob, np.float32) for _, blob in rows]) @ query
+        scores = np.stack([passage_vector(blob, DIM) for _, blob in rows]) @ query
         return ids[np.lexsort((ids, -scores))][:k].tolist()
 
     def assert_exact() -> None:
