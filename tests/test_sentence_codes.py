@@ -1,4 +1,4 @@
-"""Sentence vectors as the stores keep them (index/store/sentence_codes.py): 5-bit codes that
+"""Sentence vectors as the stores keep them (index/store/sentence_codes.py): 6-bit codes that
 keep each sentence's direction, and indexes written before them (float16 sentence vectors and
 float32 passage vectors) that open, answer as before and take new passages beside the old ones.
 The real model answers here: the point is that answers do not change."""
@@ -139,13 +139,18 @@ def test_an_index_written_in_float16_opens_answers_as_before_and_takes_new_passa
     # first results and their answers are the same. (It changes the page size only where no
     # other connection has the catalog open: the collector frees this process's old ones.)
     gc.collect()
+    logged = "SELECT COUNT(*) FROM changes"
+    with closing(sqlite3.connect(old / CATALOG)) as db, db:
+        changes_before = db.execute(logged).fetchone()
     result = CliRunner().invoke(main, ["--data-dir", str(old), "compact"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("compacted: ") and "in 64 KB pages" in result.output
     with closing(sqlite3.connect(old / CATALOG)) as db, db:
         formats = {row[0] for row in db.execute("SELECT DISTINCT sentence_bits FROM passages")}
         widths = {row[0] for row in db.execute("SELECT DISTINCT length(vector) FROM passages")}
+        changes_after = db.execute(logged).fetchone()
     assert formats == {WRITTEN} and widths == {384 * 2}
+    assert changes_after == changes_before  # ids and texts kept: no reader reads them again
     compacted = answers(old, questions)
     assert [results[:1] for results in compacted] == [results[:1] for results in before]
     with Index.open(old) as index:

@@ -166,7 +166,7 @@ def test_a_written_batch_reads_back(store: Store) -> None:
     assert np.allclose(
         passage.vector, vector_of(ROLLO), atol=1e-3
     )  # float16 in the embedded catalog
-    assert np.allclose(passage.sentence_vectors[0], vector_of(ROLLO), atol=2e-2)  # 5-bit codes
+    assert np.allclose(passage.sentence_vectors[0], vector_of(ROLLO), atol=2e-2)  # 6-bit codes
 
     stats = store.stats()
     assert (stats["documents"], stats["chunks"], stats["passages"]) == (2, 3, 3)

@@ -1,19 +1,20 @@
-"""How both stores keep sentence vectors: signed 5-bit codes, five bits a component.
+"""How both stores keep sentence vectors: signed 6-bit codes, six bits a component.
 
 Answer selection needs only each sentence's direction (its cosine with the question), so a vector
-is scaled until its largest component is ±15 and rounded; read back, the codes are scaled to unit
-length again, which is why no scale is stored. Five bits a component is 240 bytes a sentence of
-384 components, against 768 in float16 and 384 in the 8-bit codes written before; on the SQuAD
-and Python documentation questions over 99 % of answer sentences are float16's
-(`python -m bench.sentence_codes`, docs/scale.md). Fewer bits fall below that (4 bits: 98.5 %).
+is scaled until its largest component is ±31 and rounded; read back, the codes are scaled to unit
+length again, which is why no scale is stored. Six bits a component is 288 bytes a sentence of
+384 components, against 768 in float16 and 384 in the 8-bit codes written before. On the SQuAD
+and Python documentation questions over 99.6 % of answer sentences are float16's
+(`python -m bench.sentence_codes`, docs/scale.md); five bits kept 99.4 % but lost a paraphrased
+question that six and eight bits answer, four bits 98.5 %.
 
-The five bits are packed so that NumPy unpacks them in a few whole-array steps (a query reads a
-few hundred sentences): the low four bits of every component as nibbles, two components a byte,
-then the fifth bit of every component as one bit plane (`np.packbits`). That needs a width
-divisible by 8; any other width is written in 8-bit codes.
+The bits are packed so that NumPy unpacks them in a few whole-array steps (a query reads a few
+hundred sentences): the low four bits of every component as nibbles, two components a byte, then
+each higher bit of every component as a bit plane (`np.packbits`). That needs a width divisible
+by 8; any other width is written in 8-bit codes.
 
 Passages written before hold float16 components or 8-bit codes. Each passage row says which it
-holds (`sentence_bits`: 5, 8 or 16), and `decode` reads all three, so an older index keeps its
+holds (`sentence_bits`: 6, 8 or 16), and `decode` reads all three, so an older index keeps its
 answers and a mixed one reads in one go.
 """
 
@@ -24,12 +25,13 @@ from functools import lru_cache
 
 import numpy as np
 
-PACKED = 5  # signed 5-bit codes, packed: as written now
+PACKED = 6  # signed 6-bit codes, packed: as written now
 CODES = 8  # signed 8-bit codes, one byte a component
 FLOAT16 = 16  # float16 components
 WRITTEN = PACKED  # the format new passages get (bench/sentence_codes.py writes FLOAT16 too)
-FORMATS = (PACKED, CODES, FLOAT16)
-_NIBBLE = 4  # bits of a component kept as nibbles; the fifth is a bit plane
+PACKED_FORMATS = (5, 6)  # bits packed as nibbles and bit planes
+FORMATS = (*PACKED_FORMATS, CODES, FLOAT16)
+_NIBBLE = 4  # bits of a component kept as nibbles; each higher one is a bit plane
 
 
 def row_bytes(bits: int, dim: int) -> int:
@@ -42,7 +44,7 @@ def row_bytes(bits: int, dim: int) -> int:
 def written_format(dim: int) -> int:
     """The format new sentence vectors of this width get: WRITTEN, or 8-bit codes for a
     width that does not pack."""
-    return CODES if WRITTEN == PACKED and dim % 8 else WRITTEN
+    return CODES if WRITTEN in PACKED_FORMATS and dim % 8 else WRITTEN
 
 
 def encode(vectors: np.ndarray, bits: int | None = None) -> tuple[bytes, int]:
@@ -53,32 +55,35 @@ def encode(vectors: np.ndarray, bits: int | None = None) -> tuple[bytes, int]:
     row_bytes(bits, 8)  # known
     if bits == FLOAT16:
         return np.ascontiguousarray(vectors, dtype=np.float16).tobytes(), bits
-    if bits == PACKED and vectors.shape[1] % 8:
-        raise ValueError(f"{vectors.shape[1]} components do not pack in 5-bit codes")
-    top = (1 << (bits - 1)) - 1  # the largest code: 15 or 127
+    if bits in PACKED_FORMATS and vectors.shape[1] % 8:
+        raise ValueError(f"{vectors.shape[1]} components do not pack in {bits}-bit codes")
+    top = (1 << (bits - 1)) - 1  # the largest code: 31 or 127
     largest = np.abs(vectors).max(axis=1, keepdims=True, initial=0.0)
     scale = np.divide(top, largest, out=np.zeros_like(largest), where=largest > 0)
     codes = np.rint(vectors * scale).astype(np.int8)
     if bits == CODES:
         return codes.tobytes(), bits
-    return _pack((codes + (top + 1)).astype(np.uint8)).tobytes(), bits
+    return _pack((codes + (top + 1)).astype(np.uint8), bits).tobytes(), bits
 
 
-def _pack(unsigned: np.ndarray) -> np.ndarray:
-    """5-bit values (n, dim) as n rows of dim/2 nibble bytes, then dim/8 bytes of fifth bits."""
+def _pack(unsigned: np.ndarray, bits: int = PACKED) -> np.ndarray:
+    """`bits`-bit values (n, dim) as n rows of dim/2 nibble bytes, then dim/8 bytes for each
+    bit above the fourth."""
     nibbles = (unsigned[:, 0::2] & 15) | ((unsigned[:, 1::2] & 15) << 4)
-    fifth = np.packbits(unsigned >> _NIBBLE, axis=1)
-    return np.concatenate([nibbles, fifth], axis=1)
+    planes = [np.packbits((unsigned >> bit) & 1, axis=1) for bit in range(_NIBBLE, bits)]
+    return np.concatenate([nibbles, *planes], axis=1)
 
 
-def _unpack(buffer: bytes, dim: int) -> np.ndarray:
-    """The 5-bit values (n, dim), as uint8, of rows packed by `_pack`."""
-    rows = np.frombuffer(buffer, dtype=np.uint8).reshape(-1, row_bytes(PACKED, dim))
+def _unpack(buffer: bytes, dim: int, bits: int = PACKED) -> np.ndarray:
+    """The `bits`-bit values (n, dim), as uint8, of rows packed by `_pack`."""
+    rows = np.frombuffer(buffer, dtype=np.uint8).reshape(-1, row_bytes(bits, dim))
     nibbles = rows[:, : dim // 2]
     unsigned = np.empty((len(rows), dim), dtype=np.uint8)
     unsigned[:, 0::2] = nibbles & 15
     unsigned[:, 1::2] = nibbles >> 4
-    unsigned |= np.unpackbits(rows[:, dim // 2 :], axis=1) << _NIBBLE
+    for bit in range(_NIBBLE, bits):
+        start = dim // 2 + (bit - _NIBBLE) * dim // 8
+        unsigned |= np.unpackbits(rows[:, start : start + dim // 8], axis=1) << bit
     return unsigned
 
 
@@ -105,9 +110,9 @@ def _matrix(buffer: bytes, bits: int, dim: int) -> np.ndarray:
         return float16_to_float32(buffer).reshape(-1, dim)
     if bits == CODES:
         vectors = np.frombuffer(buffer, dtype=np.int8).astype(np.float32).reshape(-1, dim)
-    else:  # codes in [1, 31] around 16: zero stays zero once the offset is taken off
-        vectors = _unpack(buffer, dim).astype(np.float32)
-        vectors -= 1 << (PACKED - 1)
+    else:  # codes around 2^(bits - 1): zero stays zero once the offset is taken off
+        vectors = _unpack(buffer, dim, bits).astype(np.float32)
+        vectors -= 1 << (bits - 1)
     norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]
     return np.divide(vectors, norms, out=vectors, where=norms > 0)
 

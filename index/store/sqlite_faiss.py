@@ -591,12 +591,13 @@ class SqliteFaissStore(StoreBase):
             )
         return vectors
 
-    def save_vectors(self, wait: bool = True) -> None:
+    def save_vectors(self, wait: bool = True, rewrite: bool = False) -> None:
         """Bring the vector files up to the catalog (writer only) and trim the change log they
         no longer need. A save writes what changed since the last one (vector_segments.py),
         read from the catalog, so a process that only writes never holds the index in memory
         and an ingest's memory does not grow with it. Without `wait`, centroids due to be
-        trained are trained in the background, and a later save lays the files out by them."""
+        trained are trained in the background, and a later save lays the files out by them;
+        with `rewrite`, every vector is written anew."""
         dim = self.dim()
         if dim is None:
             raise StoreError("the index is empty: run `riverbed ingest PATH` first")
@@ -612,6 +613,7 @@ class SqliteFaissStore(StoreBase):
                 self._vectors_of,
                 self._all_vectors,
                 wait,
+                rewrite,
             )
         floor = max(0, generation - CHANGE_LOG_KEEP)
         with self._transaction() as db:
@@ -792,8 +794,10 @@ class SqliteFaissStore(StoreBase):
         """Rewrite the passages that older versions wrote (float32 passage vectors, float16 or
         8-bit sentence vectors) as new ones are written, a page at a time, then give the
         catalog's unused room back to the disk: VACUUM, into PAGE_SIZE pages unless another
-        process has the catalog open (then its page size stays). Writer only; the vector files
-        catch up at the next save."""
+        process has the catalog open (then its page size stays), and writes the vector files
+        anew from it. Writer only. The passages keep their ids and texts, so the change log
+        names none of them (a reader's BM25 and vectors need not read them again); a process
+        that holds the vectors from before keeps them, as precise as the new ones or more."""
         dim = self._vector_dim()
         vector_bytes = dim * np.dtype(PASSAGE_VECTOR).itemsize
         sentence_format = sentence_codes.written_format(dim)
@@ -820,10 +824,12 @@ class SqliteFaissStore(StoreBase):
                         for row, vectors in zip(rows, sentences, strict=True)
                     ],
                 )
-                self._bump_generation(db, {row[0] for row in rows if len(row[1]) != vector_bytes})
             rewritten += len(rows)
             last = rows[-1][0]
+        with self._transaction() as db:
+            self._bump_generation(db, set())  # the files below are a new generation's
         page_size = self._vacuum()
+        self.save_vectors(rewrite=True)
         return {
             "passages_rewritten": rewritten,
             "catalog_bytes_before": before,

@@ -473,13 +473,15 @@ def save_segments(
     vectors_of: Callable[[list[int]], Iterable[tuple[int, np.ndarray]]],
     all_vectors: Callable[[], Pages],
     wait: bool = True,
+    rewrite: bool = False,
 ) -> Path:
     """Bring the files to the catalog's `generation` (the caller holds a read snapshot in which
     there are `count` passages): a segment of what changed, or everything anew.
 
     When the centroids are due to be trained, they are trained on a thread of their own; until
     they are ready, saves keep the layout the files have. With `wait` this save waits for them
-    (the last save of a run does), else a later save takes them up."""
+    (the last save of a run does), else a later save takes them up. With `rewrite`, every
+    vector is written anew (`riverbed compact`)."""
     manifest = newest_manifest(directory, dim, generation)
     layout, train = wanted_layout(count, manifest)
     trained = _trained_centroids(directory, dim, count, all_vectors, wait) if train else None
@@ -487,11 +489,17 @@ def save_segments(
         layout = manifest.layout if manifest is not None else "flat"
     if not train:
         _drop_training(directory)  # one under way is stale: the index shrank meanwhile
-    if manifest is not None and manifest.generation == generation and trained is None:
+    if (
+        manifest is not None
+        and manifest.generation == generation
+        and trained is None
+        and not rewrite
+    ):
         return publish(directory, manifest)
     touched = changes_since(manifest.generation) if manifest is not None else None
     if (
-        manifest is None
+        rewrite
+        or manifest is None
         or touched is None
         or len(touched) >= REWRITE_SHARE * count  # cheaper whole than as tombstones over it
         or trained is not None

@@ -106,7 +106,6 @@ def compact(ctx: click.Context, as_json: bool) -> None:
 
     with open_writer(settings_from(ctx), wait=True, create=False) as writer:
         done = writer.store.compact()
-        writer.store.save_vectors()
     if as_json:
         from riverbed.cli.output import emit_json
 
