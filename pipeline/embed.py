@@ -5,8 +5,8 @@ hash within an index bound to one model) is passed on without a vector: the stor
 the existing passage. The rest are embedded in batches; equal texts within the batch share one
 forward pass.
 
-Sentence vectors are held as the stores keep them (index/store/sentence_codes.py: 8-bit codes of
-their directions, a quarter of float32's bytes) from the moment they are embedded: a long
+Sentence vectors are held as the stores keep them (index/store/sentence_codes.py: codes of their
+directions, a byte a component, a quarter of float32's room) from the moment they are embedded: a long
 document's chunks wait with all their vectors for the one transaction that writes them (86 MB of
 float32 sentence vectors for a 2000-page PDF), and the store makes the same bytes of either.
 """
@@ -107,11 +107,7 @@ class Embedder:
         return 0
 
 
-_KEPT_TYPES = {sentence_codes.CODES: np.int8, sentence_codes.FLOAT16: np.float16}
-
-
 def as_kept(sentence_vectors: np.ndarray) -> np.ndarray:
-    """Sentence vectors (n, dim) in the format the stores write, as an array: encoding it again
-    gives the same bytes (codes are scaled until the largest is ±127, as they already are)."""
-    blob, bits = sentence_codes.encode(sentence_vectors)
-    return np.frombuffer(blob, dtype=_KEPT_TYPES[bits]).reshape(sentence_vectors.shape)
+    """Sentence vectors (n, dim) rounded as the stores write them (sentence_codes.rounded):
+    encoding them again gives the same bytes."""
+    return sentence_codes.rounded(sentence_vectors)

@@ -57,13 +57,29 @@ def encode(vectors: np.ndarray, bits: int | None = None) -> tuple[bytes, int]:
         return np.ascontiguousarray(vectors, dtype=np.float16).tobytes(), bits
     if bits in PACKED_FORMATS and vectors.shape[1] % 8:
         raise ValueError(f"{vectors.shape[1]} components do not pack in {bits}-bit codes")
-    top = (1 << (bits - 1)) - 1  # the largest code: 31 or 127
-    largest = np.abs(vectors).max(axis=1, keepdims=True, initial=0.0)
-    scale = np.divide(top, largest, out=np.zeros_like(largest), where=largest > 0)
-    codes = np.rint(vectors * scale).astype(np.int8)
+    codes = _codes(vectors, bits)
     if bits == CODES:
         return codes.tobytes(), bits
-    return _pack((codes + (top + 1)).astype(np.uint8), bits).tobytes(), bits
+    return _pack((codes + (1 << (bits - 1))).astype(np.uint8), bits).tobytes(), bits
+
+
+def rounded(vectors: np.ndarray) -> np.ndarray:
+    """`vectors` (n, dim) as the written format rounds them, unpacked: int8 codes, or float16.
+    Encoding the result gives the bytes that encoding `vectors` does (the codes are scaled
+    until their largest is the largest code already), in a quarter or half of float32's room."""
+    bits = written_format(vectors.shape[1])
+    if bits == FLOAT16:
+        return np.asarray(vectors, dtype=np.float16)
+    return _codes(np.asarray(vectors, dtype=np.float32), bits)
+
+
+def _codes(vectors: np.ndarray, bits: int) -> np.ndarray:
+    """Each float32 vector scaled until its largest component is the largest `bits`-bit code
+    (31 or 127), rounded, as int8."""
+    top = (1 << (bits - 1)) - 1
+    largest = np.abs(vectors).max(axis=1, keepdims=True, initial=0.0)
+    scale = np.divide(top, largest, out=np.zeros_like(largest), where=largest > 0)
+    return np.rint(vectors * scale).astype(np.int8)
 
 
 def _pack(unsigned: np.ndarray, bits: int = PACKED) -> np.ndarray:
