@@ -155,8 +155,8 @@ def _statements(script: str) -> Iterator[str]:
 
 
 def passage_vector(blob: bytes, dim: int) -> np.ndarray:
-    """A passage's vector as the catalog holds it: float16, as written now (what the inverted
-    lists and every score already read: docs/scale.md), or float32, as written before."""
+    """A passage's vector as the catalog holds it: float16, as written now (a cosine moves by
+    less than 1e-4: docs/scale.md), or float32, as written before."""
     if len(blob) == 2 * dim:
         return sentence_codes.float16_to_float32(blob)
     return np.frombuffer(blob, dtype=np.float32)
@@ -222,8 +222,8 @@ class SqliteFaissStore(StoreBase):
     def db(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            # One a thread (a query's lexical side runs on a thread of its own); not bound to
-            # it only so that close() can close them all.
+            # One for each thread (a query's lexical side runs on a thread of its own), not
+            # bound to it only so that close() can close them all.
             connection = sqlite3.connect(
                 self.path, timeout=30, isolation_level=None, check_same_thread=False
             )
