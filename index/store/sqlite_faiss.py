@@ -38,9 +38,11 @@ MMAP_BYTES = 1 << 30
 # a 4 KB page well: rows spill to overflow pages and leave a quarter of the leaf pages unused. In
 # 64 KB pages a dozen rows share a page (docs/scale.md: page sizes measured).
 PAGE_SIZE = 65_536
-# SQLite's page cache a connection: its default is 2 MB whatever the page size, 31 pages of 64 KB,
-# too few to keep the B-trees' upper pages while a search reads a hundred rows (hybrid p50 at a
-# million passages: 25 ms with 2 MB, 20 ms with 64 MB, docs/scale.md).
+# SQLite's page cache a connection of a warmed store (one that serves searches; a writer keeps
+# SQLite's default, so an ingest's memory does not grow with the catalog): the default is 2 MB
+# whatever the page size, 31 pages of 64 KB, too few to keep the B-trees' upper pages while a
+# search reads a hundred rows (hybrid p50 at a million passages: 25 ms with 2 MB, 20 ms with
+# 64 MB, docs/scale.md).
 PAGE_CACHE_BYTES = 64 << 20
 PASSAGE_VECTOR = np.float16  # how passage vectors are written (float32 before: both are read)
 COMPACT_PAGE = 4096  # passages rewritten a transaction at a time by compact()
@@ -237,11 +239,11 @@ class SqliteFaissStore(StoreBase):
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA foreign_keys=ON")
             connection.execute("PRAGMA busy_timeout=30000")
-            connection.execute(f"PRAGMA cache_size=-{PAGE_CACHE_BYTES // 1024}")
             self._local.connection = connection
             self._local.mmap_bytes = 0
-        if self._local.mmap_bytes != self._mmap_bytes:
+        if self._local.mmap_bytes != self._mmap_bytes:  # warmed: tuned for searching
             connection.execute(f"PRAGMA mmap_size={self._mmap_bytes}")
+            connection.execute(f"PRAGMA cache_size=-{PAGE_CACHE_BYTES // 1024}")
             self._local.mmap_bytes = self._mmap_bytes
         return connection
 
@@ -660,9 +662,10 @@ class SqliteFaissStore(StoreBase):
         """Make this store quick for a process that searches many times: load the FAISS index
         now, hold BM25's postings in memory (bm25_postings.py; without them FTS5 ranks), and
         read the catalog through mmap, without a copy per page (a search reads ~80 passages of
-        a few pages each: ~12 % quicker). Mapped pages count in the process's resident set as
-        file pages, shared with the OS page cache, which is why a writer does not map them: an
-        ingest's memory stays flat however large the catalog grows.
+        a few pages each: ~12 % quicker), with a page cache of PAGE_CACHE_BYTES. Mapped pages
+        count in the process's resident set as file pages, shared with the OS page cache, which
+        is why a writer does neither: an ingest's memory stays flat however large the catalog
+        grows.
 
         From BM25_IN_BACKGROUND_FROM passages (or with `wait` False) the postings are read on a
         thread of their own, a minute or more at a million passages, and FTS5 ranks the
