@@ -8,11 +8,14 @@ same id) is skipped before any work; a run with nothing new never loads the mode
 from __future__ import annotations
 
 import hashlib
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import TypeVar
+
+import numpy as np
 
 from index.models import Document
 from index.records import DocumentRecord, WriteBatch
@@ -27,6 +30,7 @@ SAVE_VECTORS_EVERY = 30.0  # seconds between FAISS snapshots during a long runâ€
 SAVE_VECTORS_SHARE = 0.1  # â€¦and at most this share of the time spent writing them
 MISSING_VECTORS_RETRIES = 3
 DELETES_PER_BATCH = 500
+SEEN_MERGE = 65_536  # ids met before they join the sorted array of digests
 
 
 def raw_hash(document: Document) -> str:
@@ -42,6 +46,38 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+class SeenIds:
+    """The document ids an input has brought, each kept as a 16-byte digest, two uint64 halves
+    in arrays sorted by the first (the latest in a set, merged in every SEEN_MERGE): a set of
+    the ids themselves takes ~140 bytes an id, 38.5 MB for a mailbox of 284k messages."""
+
+    def __init__(self) -> None:
+        self._first = np.zeros(0, dtype=np.uint64)
+        self._second = np.zeros(0, dtype=np.uint64)
+        self._latest: set[tuple[int, int]] = set()
+
+    def first_time(self, doc_id: str) -> bool:
+        """Whether `doc_id` is new here; it is kept either way."""
+        halves = struct.unpack("<QQ", hashlib.blake2b(doc_id.encode(), digest_size=16).digest())
+        if halves in self._latest:
+            return False
+        first = np.uint64(halves[0])
+        start = np.searchsorted(self._first, first, "left")
+        end = np.searchsorted(self._first, first, "right")
+        if (self._second[start:end] == halves[1]).any():
+            return False
+        self._latest.add(halves)
+        if len(self._latest) >= SEEN_MERGE:
+            first, second = np.array(sorted(self._latest), dtype=np.uint64).T
+            first = np.concatenate([self._first, first])
+            # Two sorted runs: the stable sort (a timsort) merges them in linear time.
+            order = np.argsort(first, kind="stable")
+            self._first = first[order]
+            self._second = np.concatenate([self._second, second])[order]
+            self._latest.clear()
+        return True
 
 
 class Runner:
@@ -85,15 +121,14 @@ class Runner:
                 break
 
     def _first_of_each_id(self, documents: Iterable[Document]) -> Iterator[Document]:
-        seen: set[str] = set()
+        seen = SeenIds()
         for document in documents:
-            if document.id in seen:
+            if not seen.first_time(document.id):
                 where = document.source if document.source != document.id else document.id
                 self.report.fail(
                     where, f"the id {document.id} came earlier in this input: the first is kept"
                 )
                 continue
-            seen.add(document.id)
             yield document
 
     def delete(self, doc_ids: Iterable[str]) -> int:

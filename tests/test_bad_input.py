@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from index.api import Index
 from index.store.sqlite_faiss import SqliteFaissStore
+from pipeline import runner
 from riverbed.cli import main
 from riverbed.http.app import create_app
 from riverbed.settings import Settings
@@ -170,6 +171,23 @@ def test_utf16_and_utf32_text_is_read(tmp_path: Path, encoding: str, bom: bytes)
         assert plain["text"] == text
     finally:
         store.close()
+
+
+def test_an_id_given_again_long_after_is_still_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ids met are kept as digests in sorted arrays, merged in every few ids (here 4): an id
+    met before any merge, or after, is still known."""
+    monkeypatch.setattr(runner, "SEEN_MERGE", 4)
+    lines = [{"id": f"note-{n}", "text": f"Note {n}: herons wait for fish."} for n in range(30)]
+    lines += [{"id": "note-0", "text": "again"}, {"id": "note-21", "text": "again"}]
+    lines += [{"id": "note-30", "text": "Note 30, the last: otters float."}]
+    stdin = "".join(json.dumps(line) + "\n" for line in lines)
+    code, output = cli(tmp_path / "data", "ingest", "-", "--json", stdin=stdin)
+    report = json.loads(output)
+    assert code == 3, output
+    assert (report["added"], report["failed"]) == (31, 2)
+    assert [f["reason"].split()[2] for f in report["failures"]] == ["note-0", "note-21"]
 
 
 def test_binary_files_are_still_not_text(tmp_path: Path) -> None:
