@@ -29,7 +29,7 @@ PACKED = 6  # signed 6-bit codes, packed: as written now
 CODES = 8  # signed 8-bit codes, one byte a component
 FLOAT16 = 16  # float16 components
 WRITTEN = PACKED  # the format new passages get (bench/sentence_codes.py writes FLOAT16 too)
-PACKED_FORMATS = (5, 6)  # bits packed as nibbles and bit planes
+PACKED_FORMATS = (PACKED,)  # bits packed as nibbles and bit planes
 FORMATS = (*PACKED_FORMATS, CODES, FLOAT16)
 _NIBBLE = 4  # bits of a component kept as nibbles; each higher one is a bit plane
 
