@@ -66,13 +66,10 @@ def recode(data_dir: Path, bits: int) -> None:
     with sqlite3.connect(data_dir / CATALOG) as db:
         dim = int(db.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()[0])
         rows = db.execute("SELECT id, sentence_vectors, sentence_bits FROM passages").fetchall()
-        decoded = sentence_codes.decode([(blob, its) for _, blob, its in rows], dim)
+        recoded = sentence_codes.recoded([(blob, its) for _, blob, its in rows], dim, bits)
         db.executemany(
             "UPDATE passages SET sentence_vectors = ?, sentence_bits = ? WHERE id = ?",
-            [
-                (*sentence_codes.encode(vectors, bits), pid)
-                for (pid, _, _), vectors in zip(rows, decoded, strict=True)
-            ],
+            [(*sentence, pid) for (pid, _, _), sentence in zip(rows, recoded, strict=True)],
         )
     vacuum(data_dir)
 

@@ -776,26 +776,25 @@ class PostgresStore(StoreBase):
             return {"passages_rewritten": 0}
         written = sentence_codes.written_format(dim)
         rewritten, last = 0, 0
-        while ids := self._retrying(functools.partial(self._recode_page, after=last, dim=dim)):
+        recode = functools.partial(self._recode_page, dim=dim, written=written)
+        while ids := self._retrying(functools.partial(recode, after=last)):
             rewritten, last = rewritten + len(ids), ids[-1]
         return {"passages_rewritten": rewritten, "sentence_format": written}
 
-    def _recode_page(self, conn: psycopg.Connection, after: int, dim: int) -> list[int]:
-        """The next page of passages after id `after` whose sentence vectors are in an older
-        format, rewritten in the written one; their ids."""
-        written = sentence_codes.written_format(dim)
+    def _recode_page(
+        self, conn: psycopg.Connection, after: int, dim: int, written: int
+    ) -> list[int]:
+        """The next page of passages after id `after` whose sentence vectors are not in the
+        format `written`, rewritten in it; their ids."""
         rows = conn.execute(
             "SELECT id, sentence_vectors, sentence_bits FROM passages WHERE id > %s"
             " AND sentence_bits != %s ORDER BY id LIMIT %s FOR UPDATE",
             (after, written, COMPACT_PAGE),
         ).fetchall()
-        decoded = sentence_codes.decode([(bytes(row[1]), row[2]) for row in rows], dim)
+        sentences = sentence_codes.recoded([(bytes(row[1]), row[2]) for row in rows], dim, written)
         conn.cursor().executemany(
             "UPDATE passages SET sentence_vectors = %s, sentence_bits = %s WHERE id = %s",
-            [
-                (*sentence_codes.encode(vectors, written), row[0])
-                for row, vectors in zip(rows, decoded, strict=True)
-            ],
+            [(*sentence, row[0]) for row, sentence in zip(rows, sentences, strict=True)],
         )
         return [row[0] for row in rows]
 

@@ -29,22 +29,25 @@ PACKED = 6  # signed 6-bit codes, packed: as written now
 CODES = 8  # signed 8-bit codes, one byte a component
 FLOAT16 = 16  # float16 components
 WRITTEN = PACKED  # the format new passages get (bench/sentence_codes.py writes FLOAT16 too)
-PACKED_FORMATS = (PACKED,)  # bits packed as nibbles and bit planes
-FORMATS = (*PACKED_FORMATS, CODES, FLOAT16)
+FORMATS = (PACKED, CODES, FLOAT16)
 _NIBBLE = 4  # bits of a component kept as nibbles; each higher one is a bit plane
+
+
+def _known(bits: int) -> None:
+    if bits not in FORMATS:
+        raise ValueError(f"sentence vectors in an unknown format ({bits} bits)")
 
 
 def row_bytes(bits: int, dim: int) -> int:
     """Bytes one sentence vector takes in the format `bits`."""
-    if bits not in FORMATS:
-        raise ValueError(f"sentence vectors in an unknown format ({bits} bits)")
+    _known(bits)
     return dim * bits // 8
 
 
 def written_format(dim: int) -> int:
     """The format new sentence vectors of this width get: WRITTEN, or 8-bit codes for a
     width that does not pack."""
-    return CODES if WRITTEN in PACKED_FORMATS and dim % 8 else WRITTEN
+    return CODES if WRITTEN == PACKED and dim % 8 else WRITTEN
 
 
 def encode(vectors: np.ndarray, bits: int | None = None) -> tuple[bytes, int]:
@@ -52,10 +55,10 @@ def encode(vectors: np.ndarray, bits: int | None = None) -> tuple[bytes, int]:
     unless given), and that format, as a row keeps them."""
     vectors = np.asarray(vectors, dtype=np.float32)
     bits = written_format(vectors.shape[1]) if bits is None else bits
-    row_bytes(bits, 8)  # known
+    _known(bits)
     if bits == FLOAT16:
         return np.ascontiguousarray(vectors, dtype=np.float16).tobytes(), bits
-    if bits in PACKED_FORMATS and vectors.shape[1] % 8:
+    if bits == PACKED and vectors.shape[1] % 8:
         raise ValueError(f"{vectors.shape[1]} components do not pack in {bits}-bit codes")
     codes = _codes(vectors, bits)
     if bits == CODES:
@@ -82,7 +85,7 @@ def _codes(vectors: np.ndarray, bits: int) -> np.ndarray:
     return np.rint(vectors * scale).astype(np.int8)
 
 
-def _pack(unsigned: np.ndarray, bits: int = PACKED) -> np.ndarray:
+def _pack(unsigned: np.ndarray, bits: int) -> np.ndarray:
     """`bits`-bit values (n, dim) as n rows of dim/2 nibble bytes, then dim/8 bytes for each
     bit above the fourth."""
     nibbles = (unsigned[:, 0::2] & 15) | ((unsigned[:, 1::2] & 15) << 4)
@@ -90,7 +93,7 @@ def _pack(unsigned: np.ndarray, bits: int = PACKED) -> np.ndarray:
     return np.concatenate([nibbles, *planes], axis=1)
 
 
-def _unpack(buffer: bytes, dim: int, bits: int = PACKED) -> np.ndarray:
+def _unpack(buffer: bytes, dim: int, bits: int) -> np.ndarray:
     """The `bits`-bit values (n, dim), as uint8, of rows packed by `_pack`."""
     rows = np.frombuffer(buffer, dtype=np.uint8).reshape(-1, row_bytes(bits, dim))
     nibbles = rows[:, : dim // 2]
@@ -120,8 +123,14 @@ def decode(rows: Sequence[tuple[bytes, int]], dim: int) -> list[np.ndarray]:
     return decoded
 
 
+def recoded(rows: Sequence[tuple[bytes, int]], dim: int, bits: int) -> list[tuple[bytes, int]]:
+    """Each row's (bytes, bits) rewritten in the format `bits` (what `riverbed compact` does
+    to rows that older versions wrote)."""
+    return [encode(vectors, bits) for vectors in decode(rows, dim)]
+
+
 def _matrix(buffer: bytes, bits: int, dim: int) -> np.ndarray:
-    row_bytes(bits, dim)  # known
+    _known(bits)
     if bits == FLOAT16:
         return float16_to_float32(buffer).reshape(-1, dim)
     if bits == CODES:

@@ -819,17 +819,15 @@ class SqliteFaissStore(StoreBase):
                 ).fetchall()
                 if not rows:
                     break
-                sentences = sentence_codes.decode([(row[2], row[3]) for row in rows], dim)
+                sentences = sentence_codes.recoded(
+                    [(row[2], row[3]) for row in rows], dim, sentence_format
+                )
                 db.executemany(
                     "UPDATE passages SET vector = ?, sentence_vectors = ?, sentence_bits = ?"
                     " WHERE id = ?",
                     [
-                        (
-                            _blob(passage_vector(row[1], dim), PASSAGE_VECTOR),
-                            *sentence_codes.encode(vectors, sentence_format),
-                            row[0],
-                        )
-                        for row, vectors in zip(rows, sentences, strict=True)
+                        (_blob(passage_vector(row[1], dim), PASSAGE_VECTOR), *sentence, row[0])
+                        for row, sentence in zip(rows, sentences, strict=True)
                     ],
                 )
             rewritten += len(rows)
