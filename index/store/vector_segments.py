@@ -15,19 +15,20 @@ of reading every vector back from SQLite. A save costs what changed since the la
   renamed into place, so a crash at any moment leaves the previous manifest whole.
 
 Saving appends one segment of the passages changed since the newest manifest (read from the
-catalog's change log; when they are REWRITE_SHARE of the index or more, as after `riverbed
-compact`, it writes every vector anew instead of tombstones over the old ones) and merges the newest segments while the older of the last two is no more
-than MERGE_RATIO times the newer: segment sizes stay roughly geometric, so there are O(log n)
-of them and each vector is rewritten O(log n) times over its life, as in an LSM tree. Files of
-the newest two manifests are kept (a reader may be opening the previous one); older ones go.
+catalog's change log; when they are REWRITE_SHARE of the index or more, it writes every vector
+anew instead of tombstones over the old ones) and merges the newest segments while the older of
+the last two is no more than MERGE_RATIO times the newer: segment sizes stay roughly geometric,
+so there are O(log n) of them and each vector is rewritten O(log n) times over its life, as in
+an LSM tree. Files of the newest two manifests are kept (a reader may be opening the previous
+one); older ones go.
 
 Below ANN_FROM passages the layout is `flat`: float32 vectors, scanned exactly. From ANN_FROM on
 it is `ivf`: 8-bit codes of the vectors (INVERTED_CODES), each in the inverted list of its
 nearest centroid (k-means on a sample of the catalog, LISTS_PER_ROOT * sqrt(n) lists), searched
-by probing the lists nearest a question (faiss_vectors.py). The centroids are trained again, and every vector rewritten, when
-the index has grown RETRAIN_GROWTH times since they were; back below ANN_FROM / 2 it is flat
-again. Each change of layout rewrites everything once; growth is geometric, so that is O(1)
-per vector.
+by probing the lists nearest a question (faiss_vectors.py). The centroids are trained again, and
+every vector rewritten, when the index has grown RETRAIN_GROWTH times since they were; back
+below ANN_FROM / 2 it is flat again. Each change of layout rewrites everything once; growth is
+geometric, so that is O(1) per vector.
 """
 
 from __future__ import annotations
