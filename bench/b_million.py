@@ -85,13 +85,22 @@ def build(size: int) -> tuple[Path, dict[str, Any]]:
 
 def timed_ingest(data_dir: Path, corpus: Path) -> tuple[dict, float]:
     """`riverbed ingest CORPUS --json` with the fake encoder, in a fresh process."""
+    return timed_riverbed(data_dir, "ingest", str(corpus), succeeded=(0, 3))
+
+
+def timed_riverbed(
+    data_dir: Path, *args: str, succeeded: tuple[int, ...] = (0,)
+) -> tuple[dict, float]:
+    """`riverbed ARGS --json` on `data_dir` with the fake encoder, in a fresh process: its
+    JSON and its seconds (exit codes other than `succeeded` raise)."""
     command = [sys.executable, "-m", "riverbed.testing", "--data-dir", str(data_dir)]
-    command += ["ingest", str(corpus), "--json"]
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env=clean_env(), capture_output=True, check=False)
+    done = subprocess.run(
+        [*command, *args, "--json"], cwd=ROOT, env=clean_env(), capture_output=True, check=False
+    )
     seconds = time.perf_counter() - started
-    if done.returncode not in (0, 3):
-        raise RuntimeError(f"ingest failed: {done.stderr.decode()[-2000:]}")
+    if done.returncode not in succeeded:
+        raise RuntimeError(f"{args[0]} failed: {done.stderr.decode()[-2000:]}")
     return json.loads(done.stdout), seconds
 
 

@@ -16,13 +16,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from bench.b_million import disk
-from bench.corpora import CACHE, ROOT, clean_env
+from bench.b_million import disk, timed_riverbed
+from bench.corpora import CACHE
 from bench.figures import save
 from index.store.sqlite_faiss import SqliteFaissStore
 from index.store.vector_segments import newest_manifest
@@ -57,19 +55,12 @@ def compacted(size: int, in_place: bool = False) -> dict[str, object]:
         shutil.copytree(built, scratch, ignore=shutil.ignore_patterns("*.lock"))
     try:
         before = measured(scratch)
-        command = [sys.executable, "-m", "riverbed.testing", "--data-dir", str(scratch)]
-        started = time.perf_counter()
-        done = subprocess.run(
-            [*command, "compact", "--json"], cwd=ROOT, env=clean_env(), capture_output=True
-        )
-        seconds = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"compact failed: {done.stderr.decode()[-2000:]}")
+        done, seconds = timed_riverbed(scratch, "compact")
         return {
             "size": size,
             "in_place": in_place,
             "before": before,
-            "compact": json.loads(done.stdout),
+            "compact": done,
             "compact_s": round(seconds, 1),
             "after": measured(scratch),
         }
