@@ -105,8 +105,14 @@ class FaissVectors:
             for page in live_pages(self.directory, manifest):
                 _add_codes(index, page)
             index.set_direct_map_type(faiss.DirectMap.Hashtable)
-            self._use(index, "ivf", manifest.generation, manifest.centroids, manifest.trained_at)
-            self._codes = manifest.codes
+            self._use(
+                index,
+                "ivf",
+                manifest.generation,
+                manifest.centroids,
+                manifest.trained_at,
+                manifest.codes,
+            )
 
     def _use(
         self,
@@ -115,11 +121,13 @@ class FaissVectors:
         generation: int,
         centroids: str | None = None,
         trained_at: int = 0,
+        codes: str | None = None,
     ) -> None:
+        """Hold `index`, whose vectors are `codes` (today's for `layout` unless given)."""
         self.index, self.layout, self.generation = index, layout, generation
         self._scanned = None
         self._centroids, self._trained_at = centroids, trained_at
-        self._codes = codes_of(layout)
+        self._codes = codes or codes_of(layout)
         self._present = np.zeros(0, dtype=bool)
         if layout == "ivf":
             self._mark(self.ids(), True)
